@@ -1,0 +1,45 @@
+# Quick start: `make synth` (every stack, ready for `cdk deploy`), `make test`.
+# Both install what they need: a Python venv with pinned deps and the CDK CLI
+# pinned in package.json.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?=
+CDK_CONFIG := $(if $(CONFIG),-c config=$(CONFIG),)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: synth test bench lint clean
+
+$(BIN)/activate: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==24.3.1
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/activate requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+## synth: synthesize every configured deployment into cdk.out/
+synth: $(BIN)/activate node_modules/.package-lock.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet $(CDK_CONFIG)
+	@echo "Templates in cdk.out/. Deploy with: npx cdk deploy ShopperSentiment-<deployment>"
+
+## test: the whole test suite (what CI runs)
+test: $(VENV)/.dev-installed node_modules/.package-lock.json
+	$(BIN)/python -m pytest
+
+## bench: print the benchmark figures (synth time, handler, edge, queries)
+bench: $(VENV)/.dev-installed node_modules/.package-lock.json
+	@set -e; for script in bench/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script; done
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache
