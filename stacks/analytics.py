@@ -1,0 +1,223 @@
+"""AnalyticsTier: the curated data lake and how analysts query it.
+
+Defaults:
+
+- Curated bucket (where Firehose writes Parquet under ``faces/``) and an
+  Athena results bucket: SSE-S3, BlockPublicAccess.BLOCK_ALL, TLS-only,
+  access logs; query results expire after ``results_retention``.
+- Glue database and ``faces`` table generated from stacks/schema.py, stored
+  as Parquet (Parquet SerDe and input/output formats declared, so Athena
+  never sees a JSON SerDe), partitioned by ``store_id`` and ``dt`` with
+  partition projection: ``store_id`` an enum of the configured stores,
+  ``dt`` a date range, and a ``storage.location.template`` equal to the
+  Firehose prefix, so no crawler or MSCK REPAIR is ever needed.
+- Athena workgroup: engine v3, configuration enforced, results encrypted
+  (SSE-S3) in their own bucket, a per-query bytes-scanned cutoff, CloudWatch
+  metrics on.
+- One named query per file in dashboards/queries/*.sql.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks import schema
+from stacks.storage import access_log_bucket, secure_bucket
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
+
+
+#: The Hive-style prefix Firehose writes (dynamic partitioning) and the table's
+#: storage.location.template reads: both are derived from this one function.
+def partition_prefix(store_id: str, dt: str) -> str:
+    return f"{schema.DATA_PREFIX}/store_id={store_id}/dt={dt}/"
+
+
+FIREHOSE_OUTPUT_PREFIX = f"{schema.DATA_PREFIX}/"
+FIREHOSE_ERROR_PREFIX = "errors/"
+FIREHOSE_DATA_PREFIX = partition_prefix("!{partitionKeyFromQuery:store_id}", "!{partitionKeyFromQuery:dt}")
+PROJECTION_LOCATION_SUFFIX = partition_prefix("${store_id}", "${dt}")
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+
+@dataclass(frozen=True)
+class NamedQuerySource:
+    name: str
+    description: str
+    sql: str
+
+
+def load_named_queries(directory: Path = QUERIES_DIR) -> list[NamedQuerySource]:
+    """Every ``*.sql`` file: name = file stem, description = its opening comment line."""
+    queries = []
+    for path in sorted(directory.glob("*.sql")):
+        sql = path.read_text(encoding="utf-8").strip()
+        first = sql.splitlines()[0] if sql else ""
+        if not first.startswith("--"):
+            raise ValueError(f"{path}: a named query must open with a '-- what it answers' comment line")
+        queries.append(NamedQuerySource(path.stem, first.removeprefix("--").strip()[:1024], sql))
+    if not queries:
+        raise ValueError(f"{directory}: no *.sql named queries found")
+    return queries
+
+
+class AnalyticsTier(Construct):
+    """Curated bucket, Glue catalog with partition projection, Athena workgroup.
+
+    Attributes: ``curated_bucket``, ``results_bucket``, ``database_name``,
+    ``database``, ``table``, ``table_name``, ``workgroup``,
+    ``workgroup_name``, ``named_queries``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        store_ids: Sequence[str],
+        name_prefix: str,
+        bytes_scanned_cutoff_mb: int = 10_240,
+        projection_start: str = "2024-01-01",
+        results_retention: Duration = Duration.days(30),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        server_access_logs_bucket: s3.IBucket | None = None,
+        queries_dir: Path = QUERIES_DIR,
+    ) -> None:
+        super().__init__(scope, id_)
+        if not store_ids:
+            raise ValueError("AnalyticsTier needs at least one store id (the store_id partition enum)")
+        if bytes_scanned_cutoff_mb < 10:
+            raise ValueError("AnalyticsTier bytes_scanned_cutoff_mb must be at least 10 (Athena's minimum)")
+
+        log_bucket = server_access_logs_bucket or access_log_bucket(self, "AccessLogs", removal_policy=removal_policy)
+        self.curated_bucket = secure_bucket(
+            self,
+            "Curated",
+            removal_policy=removal_policy,
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="curated/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        self.results_bucket = secure_bucket(
+            self,
+            "QueryResults",
+            removal_policy=removal_policy,
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="athena-results/",
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=results_retention,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+
+        account = Stack.of(self).account
+        self.database_name = name_prefix.lower().replace("-", "_")
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name,
+                description="Shopper Sentiment: anonymous face records from in-store cameras",
+            ),
+        )
+
+        self.table_name = schema.TABLE_NAME
+        data_location = f"s3://{self.curated_bucket.bucket_name}/{schema.DATA_PREFIX}/"
+        self.table = glue.CfnTable(
+            self,
+            "FacesTable",
+            catalog_id=account,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=self.table_name,
+                description="One row per detected face (schema: stacks/schema.py)",
+                table_type="EXTERNAL_TABLE",
+                partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns(schema.PARTITION_KEYS)],
+                parameters={
+                    "classification": "parquet",
+                    "EXTERNAL": "TRUE",
+                    "parquet.compression": "SNAPPY",
+                    "projection.enabled": "true",
+                    "projection.store_id.type": "enum",
+                    "projection.store_id.values": ",".join(sorted(store_ids)),
+                    "projection.dt.type": "date",
+                    "projection.dt.format": "yyyy-MM-dd",
+                    "projection.dt.range": f"{projection_start},NOW",
+                    "projection.dt.interval": "1",
+                    "projection.dt.interval.unit": "DAYS",
+                    "storage.location.template": (
+                        f"s3://{self.curated_bucket.bucket_name}/{PROJECTION_LOCATION_SUFFIX}"
+                    ),
+                },
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns()],
+                    location=data_location,
+                    input_format=PARQUET_INPUT,
+                    output_format=PARQUET_OUTPUT,
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=PARQUET_SERDE,
+                        parameters={"serialization.format": "1"},
+                    ),
+                ),
+            ),
+        )
+        self.table.node.add_dependency(self.database)
+
+        self.workgroup_name = name_prefix
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=self.workgroup_name,
+            description="Shopper Sentiment analysts and dashboards",
+            state="ENABLED",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff_mb * 1024 * 1024,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.results_bucket.bucket_name}/results/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+
+        self.named_queries = []
+        for query in load_named_queries(queries_dir):
+            named = athena.CfnNamedQuery(
+                self,
+                f"Query-{query.name}",
+                name=query.name,
+                description=query.description,
+                database=self.database_name,
+                query_string=query.sql,
+                work_group=self.workgroup.ref,
+            )
+            named.node.add_dependency(self.database)
+            self.named_queries.append(named)

@@ -1,0 +1,45 @@
+"""Builds the whole app from its config; shared by app.py, tests and benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import ConfigError, PipelineConfig, load_config
+from stacks.pipeline_stack import PipelineStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def config_path(app: cdk.App) -> Path:
+    value = app.node.try_get_context("config")
+    if not value:
+        raise ConfigError("no config: set the 'config' context in cdk.json or pass -c config=PATH")
+    path = Path(str(value))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
+    """Add a PipelineStack per deployment and the cdk-nag AwsSolutions gate."""
+    config = config or load_config(config_path(app))
+    for deployment in config.deployments:
+        env = (
+            None
+            if deployment.is_environment_agnostic
+            else cdk.Environment(account=deployment.account, region=deployment.region)
+        )
+        PipelineStack(app, deployment.stack_name, deployment=deployment, env=env)
+    # cdk-nag 3: rules run as a synth-time validation; any unacknowledged
+    # finding fails the synth with the rule and the resource named.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def cdk_json_context() -> dict:
+    """The context (feature flags, config path) cdk.json gives the CLI; tests use the same."""
+    import json
+
+    return dict(json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"])

@@ -1,0 +1,227 @@
+"""IngestTier: where camera stills land, how devices may write them, and
+where they go when analysis is done.
+
+Defaults (each one refused if a caller tries to weaken it):
+
+- Every bucket: SSE-S3 encryption, BlockPublicAccess.BLOCK_ALL, TLS-only
+  bucket policy (``enforce_ssl``), bucket-owner-enforced object ownership.
+- Source bucket: versioned (the analyzer's record ids include the version),
+  server access logs to a dedicated log bucket, ``incoming/`` object-created
+  notifications to an SQS queue (SSE, TLS-only) with a dead-letter queue
+  after ``max_receive_count`` failed receives. Noncurrent versions expire
+  after a day: the archive holds the copy that matters.
+- Archive bucket: objects expire after ``retention`` (the retention policy),
+  also versioned and logged.
+- Edge fleet access: one IoT thing per device id, an IoT role alias in front
+  of an IAM role whose only permission is ``s3:PutObject`` on
+  ``incoming/${credentials-iot:ThingName}/*`` of the source bucket, and an
+  IoT policy letting a certificate attached to its thing assume that alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.cfn import depends_on_only
+from stacks.nag import acknowledge, finding
+from stacks.storage import access_log_bucket, secure_bucket
+
+INCOMING_PREFIX = "incoming/"
+#: The IoT credentials provider sets this policy variable from the
+#: x-amzn-iot-thingname header, and only when the certificate is attached
+#: to that thing. https://docs.aws.amazon.com/iot/latest/developerguide/authorizing-direct-aws.html
+THING_NAME_VARIABLE = "${credentials-iot:ThingName}"
+#: Construct id of aws-cdk-lib's singleton BucketNotificationsHandler.
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+class IngestTier(Construct):
+    """Source and archive buckets, the incoming queue, and the edge fleet's access.
+
+    Attributes: ``source_bucket``, ``archive_bucket``, ``log_bucket``,
+    ``queue``, ``dead_letter_queue``, ``edge_role``, ``role_alias_name``,
+    ``iot_policy_name``, ``thing_names``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        device_ids: Sequence[str],
+        retention: Duration,
+        name_prefix: str,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        queue_visibility_timeout: Duration = Duration.minutes(6),
+        max_receive_count: int = 5,
+        credential_duration: Duration = Duration.hours(1),
+        server_access_logs_bucket: s3.IBucket | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        if not device_ids:
+            raise ValueError("IngestTier needs at least one device id")
+        if len(set(device_ids)) != len(device_ids):
+            raise ValueError("IngestTier device ids must be unique")
+        if retention.to_seconds() < 24 * 3600:
+            raise ValueError("IngestTier retention must be at least one day")
+        if not 1 <= max_receive_count <= 1000:
+            raise ValueError("IngestTier max_receive_count must be 1..1000")
+
+        self.log_bucket = server_access_logs_bucket or access_log_bucket(
+            self, "AccessLogs", removal_policy=removal_policy
+        )
+
+        self.source_bucket = secure_bucket(
+            self,
+            "Source",
+            removal_policy=removal_policy,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="source/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        self.archive_bucket = secure_bucket(
+            self,
+            "Archive",
+            removal_policy=removal_policy,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="archive/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=retention,
+                    noncurrent_version_expiration=Duration.days(1),
+                    expired_object_delete_marker=False,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Incoming",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=queue_visibility_timeout,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the incoming queue; messages here wait for an operator "
+            "to inspect and redrive them.",
+        )
+        self.source_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=INCOMING_PREFIX),
+        )
+        self._acknowledge_notifications_handler()
+
+        self._build_edge_access(device_ids, name_prefix, credential_duration)
+
+    def _acknowledge_notifications_handler(self) -> None:
+        # S3 notifications are configured by CDK's own singleton custom
+        # resource (it avoids a bucket ↔ queue-policy dependency cycle).
+        handler = Stack.of(self).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        if handler is None:  # pragma: no cover - CDK renamed its handler
+            raise RuntimeError("CDK's bucket notifications handler was not found; update NOTIFICATIONS_HANDLER_ID")
+        # Its Lambda references its role with GetAtt already (cfn-lint W3005).
+        depends_on_only(handler.node.find_child("Resource"))
+        # The notifications resource must wait for the queue policy (S3 checks
+        # it may send) and the bucket policy; the queue itself it references.
+        notifications = self.source_bucket.node.find_child("Notifications")
+        depends_on_only(
+            notifications.node.find_child("Resource"),
+            self.queue.node.find_child("Policy"),
+            notifications.node.find_child("HandlerPolicy"),
+            self.source_bucket.node.find_child("Policy"),
+        )
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's bucket-notifications custom resource runs only during deployment to set the incoming/ "
+            "notification; the AWS managed policy lets it write its own logs and nothing else.",
+        )
+
+    def _build_edge_access(self, device_ids: Sequence[str], name_prefix: str, credential_duration: Duration) -> None:
+        self.role_alias_name = f"{name_prefix}-edge"
+        self.iot_policy_name = f"{name_prefix}-edge"
+        self.thing_names = tuple(sorted(device_ids))
+
+        upload_prefix = self.source_bucket.arn_for_objects(f"{INCOMING_PREFIX}{THING_NAME_VARIABLE}/*")
+        self.edge_role = iam.Role(
+            self,
+            "EdgeRole",
+            assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com"),
+            description="Assumed by store edge devices through the IoT credentials provider; upload-only.",
+            max_session_duration=Duration.hours(1),
+            inline_policies={
+                "UploadOwnPrefixOnly": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="PutOwnCapturesOnly",
+                            actions=["s3:PutObject"],
+                            resources=[upload_prefix],
+                        )
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            self.edge_role,
+            finding(self, "AwsSolutions-IAM5", "Resource", upload_prefix),
+            "Devices create new objects with content-addressed names under their own prefix only: the "
+            "wildcard sits below incoming/<thing name>/ (the IoT credentials provider binds the thing name to "
+            "the device certificate) and the only action is s3:PutObject.",
+        )
+
+        self.role_alias = iot.CfnRoleAlias(
+            self,
+            "EdgeRoleAlias",
+            role_alias=self.role_alias_name,
+            role_arn=self.edge_role.role_arn,
+            credential_duration_seconds=int(credential_duration.to_seconds()),
+        )
+        stack = Stack.of(self)
+        role_alias_arn = stack.format_arn(service="iot", resource="rolealias", resource_name=self.role_alias_name)
+        self.iot_policy = iot.CfnPolicy(
+            self,
+            "EdgeIotPolicy",
+            policy_name=self.iot_policy_name,
+            policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "iot:AssumeRoleWithCertificate",
+                        "Resource": role_alias_arn,
+                        # Only a certificate attached to the thing named in the
+                        # request may exchange itself for credentials.
+                        "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
+                    }
+                ],
+            },
+        )
+        self.iot_policy.node.add_dependency(self.role_alias)
+        for thing_name in self.thing_names:
+            iot.CfnThing(self, f"Thing-{thing_name}", thing_name=thing_name)

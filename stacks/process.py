@@ -1,0 +1,402 @@
+"""ProcessTier: every queued image → Rekognition → face records → Parquet.
+
+Defaults:
+
+- The analyze Lambda: Python 3.14 on arm64 (cheapest per ms), code from
+  lambdas/analyze_image/ as a plain asset plus the deployment's device
+  registry as a JSON file, Powertools for AWS Lambda from its public layer
+  (resolved through the Powertools public SSM parameter for exactly
+  ``POWERTOOLS_VERSION``, the release tests run against), its own log group
+  with a retention, its own role with least privilege:
+  rekognition:DetectFaces; read and delete under ``incoming/`` of the source
+  bucket only; write to the archive bucket; firehose:PutRecordBatch on this
+  stream only; the idempotency table.
+- SQS event source: batches of 10, partial batch failures reported,
+  maximum concurrency derived from the Rekognition requests-per-second budget
+  (``max_concurrency_for``).
+- DynamoDB idempotency table (on-demand, TTL, PITR, AWS-managed encryption).
+- Firehose delivery stream (DirectPut, AWS-owned-key encryption): JSON →
+  Parquet (SNAPPY) with the Glue table as schema, dynamic partitioning on
+  ``store_id`` and ``dt``, an error prefix, and buffering valid for format
+  conversion (≥ 64 MiB).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import jsii
+from aws_cdk import (
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Size,
+    Stack,
+)
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from stacks.analytics import FIREHOSE_DATA_PREFIX, FIREHOSE_ERROR_PREFIX, FIREHOSE_OUTPUT_PREFIX
+from stacks.cfn import depends_on_only
+from stacks.ingest import INCOMING_PREFIX
+from stacks.nag import acknowledge, finding
+
+HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "analyze_image"
+DEVICE_REGISTRY_FILE = "device_registry.json"
+#: Keep in step with aws-lambda-powertools in requirements-dev.txt (a test checks).
+POWERTOOLS_VERSION = "3.37.0"
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+#: Assumed DetectFaces calls one busy worker makes per second (≥ 0.5 s per
+#: image end to end: DetectFaces, PutRecordBatch, copy and delete).
+CALLS_PER_SECOND_PER_WORKER = 2
+#: SQS event source mappings accept a maximum concurrency of 2..1000.
+_MIN_SQS_CONCURRENCY, _MAX_SQS_CONCURRENCY = 2, 1000
+
+_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache")
+
+
+def max_concurrency_for(rekognition_tps: int) -> int:
+    """Concurrent workers that keep DetectFaces within the budget (adaptive retries absorb bursts)."""
+    if rekognition_tps < 1:
+        raise ValueError("rekognition_tps must be at least 1")
+    workers = math.ceil(rekognition_tps / CALLS_PER_SECOND_PER_WORKER)
+    return max(_MIN_SQS_CONCURRENCY, min(_MAX_SQS_CONCURRENCY, workers))
+
+
+def powertools_layer_parameter(runtime: lambda_.Runtime = LAMBDA_RUNTIME, version: str = POWERTOOLS_VERSION) -> str:
+    """The public SSM parameter Powertools publishes per release, arch and Python version.
+
+    https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer (SSM Parameter Store)
+    """
+    return f"/aws/service/powertools/python/arm64/{runtime.name}/{version}"
+
+
+@jsii.implements(ILocalBundling)
+class _HandlerWithRegistry:
+    """Local (Docker-free) bundling: the handler folder plus the device registry file.
+
+    The registry is too large for Lambda's 4 KB of environment variables once a
+    deployment has a few dozen devices, so it ships inside the asset.
+    """
+
+    def __init__(self, source: Path, registry: Mapping[str, Mapping[str, str]]) -> None:
+        self._source = source
+        self._registry = json.dumps(registry, sort_keys=True, separators=(",", ":"))
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_ASSET_EXCLUDE))
+        (Path(output_dir) / DEVICE_REGISTRY_FILE).write_text(self._registry, encoding="utf-8")
+        return True
+
+
+class ProcessTier(Construct):
+    """Analyze Lambda fed by SQS, idempotency table, Firehose to Parquet.
+
+    Attributes: ``function``, ``role``, ``event_source``,
+    ``idempotency_table``, ``delivery_stream``, ``max_concurrency``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        source_bucket: s3.IBucket,
+        archive_bucket: s3.IBucket,
+        queue: sqs.IQueue,
+        curated_bucket: s3.IBucket,
+        faces_table: glue.CfnTable,
+        device_registry: Mapping[str, Mapping[str, str]],
+        rekognition_tps: int,
+        min_detection_confidence: float = 90.0,
+        min_sharpness: float = 0.0,
+        batch_size: int = 10,
+        max_batching_window: Duration = Duration.seconds(5),
+        timeout: Duration = Duration.seconds(60),
+        memory_size: int = 512,
+        buffering_size: Size = Size.mebibytes(128),
+        buffering_interval: Duration = Duration.seconds(300),
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        handler_dir: Path = HANDLER_DIR,
+    ) -> None:
+        super().__init__(scope, id_)
+        if not device_registry:
+            raise ValueError("ProcessTier needs a device registry with at least one device")
+        if not 1 <= batch_size <= 10:
+            # Larger SQS batches would need a batching window and risk the
+            # Lambda timeout while Rekognition throttles.
+            raise ValueError("ProcessTier batch_size must be 1..10")
+        # Firehose refuses format conversion below 64 MiB of buffer.
+        if buffering_size.to_mebibytes() < 64:
+            raise ValueError("ProcessTier buffering_size must be at least 64 MiB for Parquet conversion")
+        self.max_concurrency = max_concurrency_for(rekognition_tps)
+
+        self._build_delivery_stream(
+            curated_bucket, faces_table, buffering_size, buffering_interval, log_retention, removal_policy
+        )
+
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "Idempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiration",
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Analyze Lambda: DetectFaces, read/delete incoming/, write archive, put to Firehose",
+        )
+        self._grant_least_privilege(source_bucket, archive_bucket, log_group)
+
+        powertools_arn = ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter())
+        self.function = lambda_.Function(
+            self,
+            "Analyze",
+            description="Rekognition DetectFaces on each uploaded image; one Parquet row per face",
+            runtime=LAMBDA_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(
+                str(handler_dir),
+                exclude=list(_ASSET_EXCLUDE),
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("public.ecr.aws/lambda/python:3.14"),
+                    local=_HandlerWithRegistry(handler_dir, device_registry),
+                ),
+            ),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn)],
+            role=self.role,
+            log_group=log_group,
+            timeout=timeout,
+            memory_size=memory_size,
+            environment={
+                "FIREHOSE_STREAM_NAME": self.delivery_stream.delivery_stream_name,
+                "ARCHIVE_BUCKET": archive_bucket.bucket_name,
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "DEVICE_REGISTRY_FILE": DEVICE_REGISTRY_FILE,
+                "MIN_DETECTION_CONFIDENCE": f"{min_detection_confidence:g}",
+                "MIN_SHARPNESS": f"{min_sharpness:g}",
+                "POWERTOOLS_SERVICE_NAME": "shopper-sentiment-analyze",
+                "POWERTOOLS_METRICS_NAMESPACE": "ShopperSentiment",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        self.event_source = event_sources.SqsEventSource(
+            queue,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            report_batch_item_failures=True,
+            max_concurrency=self.max_concurrency,
+        )
+        self.function.add_event_source(self.event_source)
+        # The first invocation must find every permission in place; the role
+        # itself is referenced with GetAtt already (cfn-lint W3005).
+        depends_on_only(self.function.node.default_child, self._policy, self.role.node.find_child("DefaultPolicy"))
+
+    def _build_delivery_stream(
+        self,
+        curated_bucket: s3.IBucket,
+        faces_table: glue.CfnTable,
+        buffering_size: Size,
+        buffering_interval: Duration,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention, removal_policy=removal_policy)
+        delivery_role, delivery_policy = self._delivery_role(curated_bucket, faces_table, log_group)
+        destination = firehose.S3Bucket(
+            curated_bucket,
+            # The L2 would grant read/write/delete on the whole bucket to a role
+            # it manages; the immutable view keeps the role to exactly the
+            # documented destination permissions built in _delivery_role.
+            role=delivery_role.without_policy_updates(),
+            logging_config=firehose.EnableLogging(log_group),
+            data_output_prefix=FIREHOSE_DATA_PREFIX,
+            file_extension=".parquet",
+            # Rows that fail conversion land here as format-conversion-failed.
+            error_output_prefix=f"{FIREHOSE_ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/",
+            buffering_size=buffering_size,
+            buffering_interval=buffering_interval,
+            # No destination compression: with format conversion the L2 sets
+            # it to UNCOMPRESSED (required) and Parquet compresses via its SerDe.
+            data_format_conversion=firehose.DataFormatConversionProps(
+                schema_configuration=firehose.SchemaConfiguration.from_cfn_table(faces_table),
+                # Hive JSON SerDe with TimestampFormats ["millis"]: the handler
+                # writes captured_at/processed_at as epoch milliseconds. See
+                # "Converting Input Record Format in Amazon Data Firehose" >
+                # HiveJsonSerDe TimestampFormats ("millis" parses epoch ms):
+                # https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html
+                # https://docs.aws.amazon.com/firehose/latest/APIReference/API_HiveJsonSerDe.html
+                input_format=firehose.HiveJsonInputFormat(timestamp_parsers=[firehose.TimestampParser.EPOCH_MILLIS]),
+                output_format=firehose.ParquetOutputFormat(compression=firehose.ParquetCompression.SNAPPY),
+            ),
+            dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True),
+            processors=[firehose.MetadataExtractionProcessor.jq16({"store_id": ".store_id", "dt": ".dt"})],
+        )
+        self.delivery_stream = firehose.DeliveryStream(
+            self,
+            "Faces",
+            destination=destination,
+            encryption=firehose.StreamEncryption.aws_owned_key(),
+        )
+        # Firehose checks its role can write when the stream is created.
+        depends_on_only(self.delivery_stream.node.default_child, delivery_policy)
+        # The L2 adds a region → CIDR mapping for Redshift/Splunk/HTTP
+        # destinations; an S3 destination never reads it (cfn-lint W7001).
+        Stack.of(self).node.try_remove_child("@aws-cdk--aws-kinesisfirehose.CidrBlocks")
+
+    def _delivery_role(
+        self, curated_bucket: s3.IBucket, faces_table: glue.CfnTable, log_group: logs.ILogGroup
+    ) -> tuple[iam.Role, iam.Policy]:
+        """Exactly the permissions Firehose documents for an S3 destination with format conversion.
+
+        https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3
+        """
+        stack = Stack.of(self)
+        table_input = faces_table.table_input
+        database_name = faces_table.database_name
+        table_name = table_input.name  # type: ignore[union-attr]
+        written = [
+            curated_bucket.arn_for_objects(f"{FIREHOSE_OUTPUT_PREFIX}*"),
+            curated_bucket.arn_for_objects(f"{FIREHOSE_ERROR_PREFIX}*"),
+        ]
+        role = iam.Role(
+            self,
+            "DeliveryRole",
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
+            ),
+            description="Firehose: write Parquet face records into the curated bucket",
+        )
+        policy = iam.Policy(
+            self,
+            "DeliveryPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="BucketLevel",
+                    actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    resources=[curated_bucket.bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteRecordsAndErrors",
+                    actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                    resources=written,
+                ),
+                iam.PolicyStatement(
+                    sid="ReadSchema",
+                    actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                    resources=[
+                        stack.format_arn(service="glue", resource="catalog"),
+                        stack.format_arn(service="glue", resource="database", resource_name=database_name),
+                        stack.format_arn(
+                            service="glue", resource="table", resource_name=f"{database_name}/{table_name}"
+                        ),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="OwnLogGroup",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
+                ),
+            ],
+        )
+        policy.attach_to_role(role)
+        reasons = {
+            written[0]: "Firehose names the Parquet objects it writes under faces/ (dynamic partitions); the "
+            "wildcard is limited to that prefix.",
+            written[1]: "Records that fail conversion are written under errors/ with Firehose-generated names.",
+            f"{log_group.log_group_arn}:*": "Firehose creates its log streams at run time in this log group only.",
+        }
+        for resource, reason in reasons.items():
+            acknowledge(policy, finding(self, "AwsSolutions-IAM5", "Resource", resource), reason)
+        return role, policy
+
+    def _grant_least_privilege(
+        self, source_bucket: s3.IBucket, archive_bucket: s3.IBucket, log_group: logs.ILogGroup
+    ) -> None:
+        incoming_objects = source_bucket.arn_for_objects(f"{INCOMING_PREFIX}*")
+        archive_objects = archive_bucket.arn_for_objects("*")
+        statements = [
+            iam.PolicyStatement(
+                sid="DetectFaces",
+                actions=["rekognition:DetectFaces"],
+                # DetectFaces has no resource type: it can only be granted on "*".
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAndRemoveIncoming",
+                actions=[
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
+                resources=[incoming_objects],
+            ),
+            iam.PolicyStatement(
+                sid="WriteArchive",
+                actions=["s3:PutObject", "s3:PutObjectTagging"],
+                resources=[archive_objects],
+            ),
+            iam.PolicyStatement(
+                sid="DeliverFaceRecords",
+                actions=["firehose:PutRecordBatch"],
+                resources=[self.delivery_stream.delivery_stream_arn],
+            ),
+            iam.PolicyStatement(
+                sid="Idempotency",
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[self.idempotency_table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="OwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
+            ),
+        ]
+        policy = iam.Policy(self, "LeastPrivilege", statements=statements)
+        policy.attach_to_role(self.role)
+        self._policy = policy
+        wildcards = {
+            "Resource::*": "rekognition:DetectFaces supports no resource-level permissions; '*' is the only "
+            "resource it can be granted on.",
+            incoming_objects: "The function reads, then removes, only objects under incoming/ (names generated "
+            "by the devices); it cannot touch any other prefix.",
+            archive_objects: "The function writes archived images and quarantined ones (quarantine/<reason>/) "
+            "under the same generated names into the archive bucket only; it cannot read or delete there.",
+            f"{log_group.log_group_arn}:*": "Log streams are created by Lambda at run time; the wildcard is "
+            "limited to streams of this function's own log group.",
+        }
+        for resource, reason in wildcards.items():
+            rule = (
+                "AwsSolutions-IAM5[Resource::*]"
+                if resource == "Resource::*"
+                else finding(self, "AwsSolutions-IAM5", "Resource", resource)
+            )
+            acknowledge(policy, rule, reason)

@@ -1,0 +1,117 @@
+"""AnalyticsTier guarantees: Parquet table from the schema, projection, locked-down workgroup."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks import schema
+from stacks.analytics import FIREHOSE_DATA_PREFIX, QUERIES_DIR, AnalyticsTier, load_named_queries
+from tests.stacks.conftest import new_app
+
+STORES = ["store-b", "store-a"]
+
+
+@pytest.fixture(scope="module")
+def analytics() -> tuple[cdk.Stack, AnalyticsTier, Template]:
+    stack = cdk.Stack(new_app(), "Bare")
+    tier = AnalyticsTier(stack, "Analytics", store_ids=STORES, name_prefix="Shop-x", bytes_scanned_cutoff_mb=100)
+    return stack, tier, Template.from_stack(stack)
+
+
+def table_input(template: Template) -> dict:
+    (table,) = template.find_resources("AWS::Glue::Table").values()
+    return table["Properties"]["TableInput"]
+
+
+def test_faces_table_columns_are_the_schema_in_order(analytics):
+    _, _, template = analytics
+    ti = table_input(template)
+    assert ti["Name"] == "faces"
+    assert ti["StorageDescriptor"]["Columns"] == [
+        {"Name": c.name, "Type": c.type, "Comment": c.comment} for c in schema.COLUMNS
+    ]
+    assert [k["Name"] for k in ti["PartitionKeys"]] == ["store_id", "dt"]
+    assert not {"store_id", "dt"} & {c["Name"] for c in ti["StorageDescriptor"]["Columns"]}
+
+
+def test_faces_table_is_declared_parquet_not_json(analytics):
+    sd = table_input(analytics[2])["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+
+def test_partition_projection_covers_the_configured_stores_and_a_date_range(analytics):
+    stack, tier, template = analytics
+    params = table_input(template)["Parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.store_id.type"] == "enum"
+    assert params["projection.store_id.values"] == "store-a,store-b"
+    assert params["projection.dt.type"] == "date"
+    assert params["projection.dt.format"] == "yyyy-MM-dd"
+    assert params["projection.dt.range"] == "2024-01-01,NOW"
+    assert params["projection.dt.interval.unit"] == "DAYS"
+    curated = stack.get_logical_id(tier.curated_bucket.node.default_child)
+    assert params["storage.location.template"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": curated}, "/faces/store_id=${store_id}/dt=${dt}/"]]
+    }
+
+
+def test_location_template_is_the_firehose_prefix_with_projection_variables():
+    template = FIREHOSE_DATA_PREFIX.replace("!{partitionKeyFromQuery:store_id}", "${store_id}").replace(
+        "!{partitionKeyFromQuery:dt}", "${dt}"
+    )
+    assert template == "faces/store_id=${store_id}/dt=${dt}/"
+
+
+def test_workgroup_enforces_engine_v3_encryption_and_a_scan_cutoff(analytics):
+    stack, tier, template = analytics
+    results = stack.get_logical_id(tier.results_bucket.node.default_child)
+    template.has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "Name": "Shop-x",
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": True,
+                "BytesScannedCutoffPerQuery": 100 * 1024 * 1024,
+                "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
+                "PublishCloudWatchMetricsEnabled": True,
+                "ResultConfiguration": {
+                    "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+                    "OutputLocation": {"Fn::Join": ["", ["s3://", {"Ref": results}, "/results/"]]},
+                },
+            },
+        },
+    )
+
+
+def test_query_results_expire(analytics):
+    stack, tier, template = analytics
+    props = template.to_json()["Resources"][stack.get_logical_id(tier.results_bucket.node.default_child)]
+    rules = props["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert any(r.get("ExpirationInDays") == 30 for r in rules)
+
+
+def test_every_query_file_becomes_a_named_query(analytics):
+    _, _, template = analytics
+    files = sorted(QUERIES_DIR.glob("*.sql"))
+    assert files, "dashboards/queries must hold at least one query"
+    named = template.find_resources("AWS::Athena::NamedQuery")
+    assert sorted(q["Properties"]["Name"] for q in named.values()) == sorted(f.stem for f in files)
+    for q in named.values():
+        assert q["Properties"]["Database"] == "shop_x"
+        assert q["Properties"]["QueryString"].startswith("--")
+        assert q["Properties"]["Description"]
+
+
+def test_a_query_without_its_opening_comment_is_refused(tmp_path):
+    (tmp_path / "bad.sql").write_text("SELECT 1", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.sql: a named query must open"):
+        load_named_queries(tmp_path)
+
+
+def test_analytics_tier_refuses_a_cutoff_below_athenas_minimum():
+    with pytest.raises(ValueError, match="at least 10"):
+        AnalyticsTier(cdk.Stack(new_app(), "Bad"), "A", store_ids=["s"], name_prefix="x", bytes_scanned_cutoff_mb=1)

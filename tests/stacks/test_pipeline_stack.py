@@ -1,0 +1,129 @@
+"""The whole app: validators over every synthesized template, the nag gate, snapshots."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+from syrupy.extensions.json import JSONSnapshotExtension
+from syrupy.matchers import path_type
+
+from stacks.config import parse_config
+from stacks.pipeline_stack import PipelineStack
+from tests.stacks.conftest import new_app
+
+LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def test_every_template_passes_cfn_lint_with_no_errors_or_warnings(demo_assembly):
+    templates = [str(Path(demo_assembly.directory) / s.template_file) for s in demo_assembly.stacks]
+    assert templates
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            "--regions",
+            *LINT_REGIONS,
+            "--",
+            *templates,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_demo_app_synthesizes_with_no_cdk_nag_violation_left(demo_assembly):
+    report = json.loads((Path(demo_assembly.directory) / "validation-report.json").read_text())
+    violations = [v for plugin in report.get("pluginReports", []) for v in plugin.get("violations", [])]
+    assert violations == []
+
+
+def test_cdk_nag_gate_fails_synth_on_an_insecure_resource(tmp_path):
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "Insecure")
+    s3.Bucket(stack, "NoLogsNoTls")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="AwsSolutions-S(1|10)"):
+        app.synth()
+
+
+def acknowledgements(stack: cdk.Stack) -> list[dict]:
+    found = []
+    for construct in stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                found += [{"path": construct.node.path, "id": k, "reason": v} for k, v in entry.data.items()]
+    return found
+
+
+def test_every_acknowledgement_names_its_rule_and_gives_a_real_reason(demo_stack):
+    acks = acknowledgements(demo_stack)
+    assert acks, "expected the documented acknowledgements (log bucket S1, DLQ SQS3, scoped IAM5...)"
+    for ack in acks:
+        assert ack["id"].startswith("AwsSolutions::AwsSolutions-"), ack
+        assert len(ack["reason"]) >= 60, ack
+    rules = {a["id"].removeprefix("AwsSolutions::").split("[")[0] for a in acks}
+    # Only these rules are ever acknowledged; anything new must be argued here.
+    assert rules <= {"AwsSolutions-S1", "AwsSolutions-SQS3", "AwsSolutions-IAM4", "AwsSolutions-IAM5"}, rules
+
+
+def test_demo_deployment_is_environment_agnostic(demo_stack):
+    assert cdk.Token.is_unresolved(demo_stack.region)
+    assert cdk.Token.is_unresolved(demo_stack.account)
+
+
+def test_a_deployment_with_a_region_and_account_is_pinned_to_them():
+    config = parse_config(
+        {
+            "deployments": {
+                "eu": {
+                    "region": "eu-west-1",
+                    "account": "123456789012",
+                    "retention_days": 7,
+                    "rekognition_tps": 5,
+                    "stores": {"s1": {"devices": {"d1": {"camera_id": "c", "zone": "z"}}}},
+                }
+            }
+        }
+    )
+    from stacks.app_builder import build_app
+
+    app = build_app(new_app(), config)
+    stack = app.node.find_child("ShopperSentiment-eu")
+    assert stack.region == "eu-west-1"
+    assert stack.account == "123456789012"
+
+
+# Asset hashes change with any handler edit; they are not what a snapshot protects.
+ASSET_MATCHER = path_type({r".*\.S3Key$": (str,)}, regex=True)
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_pipeline_stack_template_snapshot(demo_templates, snapshot_json):
+    for name, template in sorted(demo_templates.items()):
+        assert template == snapshot_json(name=name, matcher=ASSET_MATCHER)
+
+
+def test_synthesis_is_deterministic(demo_config, tmp_path):
+    def synth_once(outdir: Path) -> dict:
+        deployment = demo_config.deployments[0]
+        app = new_app(outdir)
+        PipelineStack(app, deployment.stack_name, deployment=deployment)
+        return Template.from_stack(app.node.find_child(deployment.stack_name)).to_json()
+
+    assert synth_once(tmp_path / "a") == synth_once(tmp_path / "b")

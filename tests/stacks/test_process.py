@@ -1,0 +1,263 @@
+"""ProcessTier guarantees: least-privilege Lambda fed by SQS, Firehose → Parquet via the Glue table."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Match, Template
+
+from stacks.process import (
+    DEVICE_REGISTRY_FILE,
+    POWERTOOLS_VERSION,
+    ProcessTier,
+    max_concurrency_for,
+)
+from tests.stacks.conftest import PROJECT_ROOT, new_app
+
+REGISTRY = {"pi-a": {"store_id": "s1", "camera_id": "door", "zone": "entrance"}}
+
+
+def bare_stack() -> tuple[cdk.Stack, dict]:
+    stack = cdk.Stack(new_app(), "Bare")
+    table = glue.CfnTable(
+        stack,
+        "Table",
+        catalog_id=stack.account,
+        database_name="db",
+        table_input=glue.CfnTable.TableInputProperty(name="faces"),
+    )
+    deps = {
+        "source_bucket": s3.Bucket(stack, "Src"),
+        "archive_bucket": s3.Bucket(stack, "Arc"),
+        "queue": sqs.Queue(stack, "Q"),
+        "curated_bucket": s3.Bucket(stack, "Cur"),
+        "faces_table": table,
+    }
+    return stack, deps
+
+
+@pytest.fixture(scope="module")
+def process() -> tuple[cdk.Stack, ProcessTier, Template, dict]:
+    stack, deps = bare_stack()
+    tier = ProcessTier(stack, "Process", device_registry=REGISTRY, rekognition_tps=20, **deps)
+    return stack, tier, Template.from_stack(stack), deps
+
+
+def ref(stack: cdk.Stack, construct) -> str:
+    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+    return stack.get_logical_id(element)
+
+
+def test_analyze_function_is_arm64_python_with_powertools_from_its_public_layer(process):
+    stack, tier, template, _ = process
+    fn = template.to_json()["Resources"][ref(stack, tier.function)]["Properties"]
+    assert fn["Architectures"] == ["arm64"]
+    assert fn["Handler"] == "app.handler"
+    major, minor = map(int, re.fullmatch(r"python(\d)\.(\d+)", fn["Runtime"]).groups())
+    assert (major, minor) >= (3, 12)
+    (layer,) = fn["Layers"]
+    parameter = template.to_json()["Parameters"][layer["Ref"]]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    runtime = fn["Runtime"]  # e.g. python3.14, as in Powertools' parameter path
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/{runtime}/{POWERTOOLS_VERSION}"
+
+
+def test_powertools_layer_version_matches_the_version_tests_run_against():
+    pins = (PROJECT_ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert f"aws-lambda-powertools=={POWERTOOLS_VERSION}" in pins
+
+
+def test_function_environment_names_its_resources(process):
+    stack, tier, template, deps = process
+    env = template.to_json()["Resources"][ref(stack, tier.function)]["Properties"]["Environment"]["Variables"]
+    assert env["FIREHOSE_STREAM_NAME"] == {"Ref": ref(stack, tier.delivery_stream)}
+    assert env["ARCHIVE_BUCKET"] == {"Ref": ref(stack, deps["archive_bucket"])}
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": ref(stack, tier.idempotency_table)}
+    assert env["DEVICE_REGISTRY_FILE"] == DEVICE_REGISTRY_FILE
+    assert env["MIN_DETECTION_CONFIDENCE"] == "90"
+
+
+def test_sqs_event_source_reports_partial_failures_and_caps_concurrency(process):
+    stack, _, template, deps = process
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [ref(stack, deps["queue"]), "Arn"]},
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 5,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": max_concurrency_for(20)},
+        },
+    )
+
+
+@pytest.mark.parametrize(("tps", "workers"), [(1, 2), (5, 3), (20, 10), (50, 25), (5000, 1000)])
+def test_concurrency_is_derived_from_the_rekognition_budget(tps, workers):
+    assert max_concurrency_for(tps) == workers
+
+
+def policy_statements(template: Template, role_logical_id: str) -> list[dict]:
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions(statement: dict) -> set[str]:
+    value = statement["Action"]
+    return {value} if isinstance(value, str) else set(value)
+
+
+def test_function_role_is_least_privilege(process):
+    stack, tier, template, deps = process
+    role = template.to_json()["Resources"][ref(stack, tier.role)]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    by_sid = {s.get("Sid"): s for s in policy_statements(template, ref(stack, tier.role))}
+    assert actions(by_sid["DetectFaces"]) == {"rekognition:DetectFaces"}
+    src = ref(stack, deps["source_bucket"])
+    assert by_sid["ReadAndRemoveIncoming"]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [src, "Arn"]}, "/incoming/*"]]
+    }
+    assert actions(by_sid["WriteArchive"]) == {"s3:PutObject", "s3:PutObjectTagging"}
+    assert by_sid["WriteArchive"]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [ref(stack, deps["archive_bucket"]), "Arn"]}, "/*"]]
+    }
+    assert actions(by_sid["DeliverFaceRecords"]) == {"firehose:PutRecordBatch"}
+    assert by_sid["DeliverFaceRecords"]["Resource"] == {"Fn::GetAtt": [ref(stack, tier.delivery_stream), "Arn"]}
+    granted = set().union(*(actions(s) for s in by_sid.values()))
+    # Nothing but these, plus the SQS consume actions the event source adds.
+    allowed = {
+        "rekognition:DetectFaces",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "firehose:PutRecordBatch",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    assert granted <= allowed, granted - allowed
+    # No statement reaches the source bucket outside incoming/.
+    for statement in by_sid.values():
+        assert statement.get("Resource") != {"Fn::GetAtt": [src, "Arn"]}
+
+
+def test_firehose_converts_json_to_snappy_parquet_using_the_glue_table(process):
+    stack, _tier, template, deps = process
+    table = ref(stack, deps["faces_table"])
+    template.has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {
+            "DeliveryStreamType": "DirectPut",
+            "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "AWS_OWNED_CMK"},
+            "ExtendedS3DestinationConfiguration": Match.object_like(
+                {
+                    "BucketARN": {"Fn::GetAtt": [ref(stack, deps["curated_bucket"]), "Arn"]},
+                    "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 128},
+                    "Prefix": "faces/store_id=!{partitionKeyFromQuery:store_id}/dt=!{partitionKeyFromQuery:dt}/",
+                    "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/",
+                    "DynamicPartitioningConfiguration": {"Enabled": True},
+                    "DataFormatConversionConfiguration": {
+                        "Enabled": True,
+                        "InputFormatConfiguration": {
+                            "Deserializer": {"HiveJsonSerDe": {"TimestampFormats": ["millis"]}}
+                        },
+                        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}},
+                        "SchemaConfiguration": Match.object_like(
+                            {"DatabaseName": "db", "TableName": {"Ref": table}, "VersionId": "LATEST"}
+                        ),
+                    },
+                }
+            ),
+        },
+    )
+    dest = template.find_resources("AWS::KinesisFirehose::DeliveryStream")
+    (stream,) = dest.values()
+    config = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert config.get("CompressionFormat", "UNCOMPRESSED") == "UNCOMPRESSED"
+    assert config["BufferingHints"]["SizeInMBs"] >= 64
+    (processor,) = config["ProcessingConfiguration"]["Processors"]
+    params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    assert processor["Type"] == "MetadataExtraction"
+    assert params["MetadataExtractionQuery"] == '{"store_id":.store_id,"dt":.dt}'
+    assert params["JsonParsingEngine"] == "JQ-1.6"
+
+
+def test_firehose_role_writes_only_under_its_prefixes_and_reads_only_the_schema(process):
+    _stack, _tier, template, _deps = process
+    (stream,) = template.find_resources("AWS::KinesisFirehose::DeliveryStream").values()
+    role_id = stream["Properties"]["ExtendedS3DestinationConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
+    granted = set().union(*(actions(s) for s in policy_statements(template, role_id)))
+    assert granted == {
+        "s3:GetBucketLocation",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:AbortMultipartUpload",
+        "s3:GetObject",
+        "s3:PutObject",
+        "glue:GetTable",
+        "glue:GetTableVersion",
+        "glue:GetTableVersions",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+def test_idempotency_table_has_the_powertools_key_and_ttl(process):
+    _, _, template, _ = process
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+
+
+def test_the_asset_ships_the_device_registry_of_the_deployment(demo_assembly, demo_config):
+    registries = list(Path(demo_assembly.directory).glob(f"asset.*/{DEVICE_REGISTRY_FILE}"))
+    assert len(registries) == 1
+    asset = registries[0].parent
+    assert json.loads(registries[0].read_text()) == demo_config.deployments[0].device_registry()
+    handler = PROJECT_ROOT / "lambdas" / "analyze_image" / "app.py"
+    if handler.exists():
+        assert (asset / "app.py").read_bytes() == handler.read_bytes()
+    assert not list(asset.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"device_registry": {}}, "at least one device"),
+        ({"batch_size": 11}, "batch_size"),
+        ({"buffering_size": cdk.Size.mebibytes(32)}, "64 MiB"),
+        ({"rekognition_tps": 0}, "at least 1"),
+    ],
+)
+def test_process_tier_refuses_invalid_props(kwargs, message):
+    stack, deps = bare_stack()
+    props = {"device_registry": REGISTRY, "rekognition_tps": 5, **deps, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        ProcessTier(stack, "Process", **props)
