@@ -1,0 +1,1 @@
+"""Analytics in code: Athena named queries (``queries/*.sql``) and QuickSight definitions."""

@@ -1,0 +1,41 @@
+"""What the derived measures mean, in one place.
+
+The age bands and the emotion sentiment split appear twice: in the Athena
+queries (``queries/*.sql``) and in the QuickSight dataset's calculated fields
+(``dashboards.quicksight``). The SQL cannot import Python, so the tests check
+that the SQL uses exactly these values.
+"""
+
+from __future__ import annotations
+
+from stacks.schema import EMOTIONS
+
+#: (label, lower bound inclusive) of each band, applied to the midpoint of
+#: Rekognition's estimated age range. The last band is open-ended.
+AGE_BANDS: tuple[tuple[str, int], ...] = (
+    ("0-17", 0),
+    ("18-24", 18),
+    ("25-34", 25),
+    ("35-44", 35),
+    ("45-54", 45),
+    ("55-64", 55),
+    ("65+", 65),
+)
+UNKNOWN = "unknown"
+
+#: The sentiment index is the share of positive among positive + negative
+#: faces. Calm counts as positive (a relaxed shopper); confused as negative
+#: (a shopper who cannot find something); surprised can go either way.
+POSITIVE_EMOTIONS: tuple[str, ...] = ("happy", "calm")
+NEGATIVE_EMOTIONS: tuple[str, ...] = ("sad", "angry", "confused", "disgusted", "fear")
+NEUTRAL_EMOTIONS: tuple[str, ...] = ("surprised",)
+
+if sorted(POSITIVE_EMOTIONS + NEGATIVE_EMOTIONS + NEUTRAL_EMOTIONS) != sorted(EMOTIONS):
+    raise RuntimeError(
+        "dashboards/measures.py: every emotion in stacks/schema.py must be positive, negative or neutral"
+    )
+
+
+def age_band_upper_bounds() -> tuple[int, ...]:
+    """The exclusive upper bound of every band but the last (what a CASE compares with)."""
+    return tuple(lower for _, lower in AGE_BANDS[1:])

@@ -1,0 +1,10 @@
+-- What share of the faces seen over the last 30 days showed each dominant emotion (the pie of emotions)?
+-- share_pct is a percentage of all faces in the window, rounded to 2 decimals.
+SELECT
+    dominant_emotion AS emotion,
+    count(*) AS faces,
+    round(100 * CAST(count(*) AS double) / sum(count(*)) OVER (), 2) AS share_pct
+FROM faces
+WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+GROUP BY dominant_emotion
+ORDER BY faces DESC, emotion

@@ -1,0 +1,27 @@
+-- What share of the faces with a positive or negative emotion were positive, per store, zone and day over the last 30 days (the sentiment index)?
+-- positive = happy, calm; negative = sad, angry, confused, disgusted, fear;
+-- surprised is neutral and left out (dashboards/measures.py holds the same
+-- split for the QuickSight sentiment fields).
+-- sentiment_index = 100 * positive / (positive + negative), NULL for a zone
+-- and day with neither. The CASE yields integers on purpose: avg() of
+-- integers is a double in Trino, avg() of DECIMAL literals (1.0) would be
+-- rounded to one decimal place before the * 100.
+SELECT
+    dt AS capture_day,
+    store_id,
+    zone,
+    count_if(dominant_emotion IN ('happy', 'calm')) AS positive_faces,
+    count_if(dominant_emotion IN ('sad', 'angry', 'confused', 'disgusted', 'fear')) AS negative_faces,
+    round(
+        100 * avg(
+            CASE
+                WHEN dominant_emotion IN ('happy', 'calm') THEN 1
+                WHEN dominant_emotion IN ('sad', 'angry', 'confused', 'disgusted', 'fear') THEN 0
+            END
+        ),
+        1
+    ) AS sentiment_index
+FROM faces
+WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+GROUP BY dt, store_id, zone
+ORDER BY capture_day, store_id, zone

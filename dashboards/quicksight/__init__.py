@@ -1,0 +1,66 @@
+"""QuickSight data source, dataset, analysis and dashboard, built in code.
+
+Pure Python dicts in the boto3 API shape (``CreateDataSource``,
+``CreateDataSet``, ``CreateRefreshSchedule``, ``CreateAnalysis``,
+``CreateDashboard``); nothing here imports aws_cdk or calls AWS.
+``dashboards.quicksight.validation`` (test-only, needs botocore) checks
+them against the QuickSight service model.
+"""
+
+from dashboards.quicksight.cloudformation import RESOURCE_TYPES, cloudformation_properties
+from dashboards.quicksight.dataset import (
+    CALCULATED_COLUMN_TYPES,
+    LOGICAL_TABLE_ID,
+    PHYSICAL_TABLE_ID,
+    athena_data_source_parameters,
+    calculated_columns,
+    dataset_column_types,
+    input_columns,
+    logical_table_map,
+    physical_table_map,
+    quicksight_type,
+    refresh_schedule,
+)
+from dashboards.quicksight.definition import (
+    DEFAULT_DATASET_IDENTIFIER,
+    SHEET_ID,
+    analysis_definition,
+    dashboard_definition,
+    dashboard_publish_options,
+)
+from dashboards.quicksight.permissions import OWNER_ACTIONS, owner_permissions
+from dashboards.quicksight.requests import (
+    create_analysis_request,
+    create_dashboard_request,
+    create_data_set_request,
+    create_data_source_request,
+    create_refresh_schedule_request,
+)
+
+__all__ = [
+    "CALCULATED_COLUMN_TYPES",
+    "DEFAULT_DATASET_IDENTIFIER",
+    "LOGICAL_TABLE_ID",
+    "OWNER_ACTIONS",
+    "PHYSICAL_TABLE_ID",
+    "RESOURCE_TYPES",
+    "SHEET_ID",
+    "analysis_definition",
+    "athena_data_source_parameters",
+    "calculated_columns",
+    "cloudformation_properties",
+    "create_analysis_request",
+    "create_dashboard_request",
+    "create_data_set_request",
+    "create_data_source_request",
+    "create_refresh_schedule_request",
+    "dashboard_definition",
+    "dashboard_publish_options",
+    "dataset_column_types",
+    "input_columns",
+    "logical_table_map",
+    "owner_permissions",
+    "physical_table_map",
+    "quicksight_type",
+    "refresh_schedule",
+]

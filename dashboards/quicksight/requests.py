@@ -1,0 +1,112 @@
+"""Whole QuickSight API requests (boto3 ``create_*`` keyword arguments).
+
+The DashboardStack maps the same members onto ``AWS::QuickSight::*``
+resources; these complete requests are what the tests validate against the
+service model, and what a script could pass to boto3 directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from dashboards.quicksight.dataset import (
+    athena_data_source_parameters,
+    logical_table_map,
+    physical_table_map,
+    refresh_schedule,
+)
+from dashboards.quicksight.definition import (
+    DEFAULT_DATASET_IDENTIFIER,
+    analysis_definition,
+    dashboard_definition,
+    dashboard_publish_options,
+)
+from dashboards.quicksight.permissions import owner_permissions
+
+ImportMode = Literal["SPICE", "DIRECT_QUERY"]
+
+
+def create_data_source_request(
+    *, aws_account_id: str, data_source_id: str, name: str, workgroup: str, principal_arn: str | None = None
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "AwsAccountId": aws_account_id,
+        "DataSourceId": data_source_id,
+        "Name": name,
+        "Type": "ATHENA",
+        "DataSourceParameters": athena_data_source_parameters(workgroup),
+    }
+    if principal_arn:
+        request["Permissions"] = owner_permissions(principal_arn, "data_source")
+    return request
+
+
+def create_data_set_request(
+    *,
+    aws_account_id: str,
+    data_set_id: str,
+    name: str,
+    data_source_arn: str,
+    database: str,
+    import_mode: ImportMode = "SPICE",
+    lookback_days: int | None = None,
+    principal_arn: str | None = None,
+) -> dict[str, Any]:
+    if import_mode not in ("SPICE", "DIRECT_QUERY"):
+        raise ValueError(f"import_mode must be SPICE or DIRECT_QUERY (got {import_mode!r})")
+    request: dict[str, Any] = {
+        "AwsAccountId": aws_account_id,
+        "DataSetId": data_set_id,
+        "Name": name,
+        "PhysicalTableMap": physical_table_map(data_source_arn, database=database, lookback_days=lookback_days),
+        "LogicalTableMap": logical_table_map(),
+        "ImportMode": import_mode,
+    }
+    if principal_arn:
+        request["Permissions"] = owner_permissions(principal_arn, "dataset")
+    return request
+
+
+def create_refresh_schedule_request(*, aws_account_id: str, data_set_id: str, **schedule: str) -> dict[str, Any]:
+    return {"AwsAccountId": aws_account_id, "DataSetId": data_set_id, "Schedule": refresh_schedule(**schedule)}
+
+
+def create_analysis_request(
+    *,
+    aws_account_id: str,
+    analysis_id: str,
+    name: str,
+    dataset_arn: str,
+    dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
+    principal_arn: str | None = None,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "AwsAccountId": aws_account_id,
+        "AnalysisId": analysis_id,
+        "Name": name,
+        "Definition": analysis_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
+    }
+    if principal_arn:
+        request["Permissions"] = owner_permissions(principal_arn, "analysis")
+    return request
+
+
+def create_dashboard_request(
+    *,
+    aws_account_id: str,
+    dashboard_id: str,
+    name: str,
+    dataset_arn: str,
+    dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
+    principal_arn: str | None = None,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "AwsAccountId": aws_account_id,
+        "DashboardId": dashboard_id,
+        "Name": name,
+        "Definition": dashboard_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
+        "DashboardPublishOptions": dashboard_publish_options(),
+    }
+    if principal_arn:
+        request["Permissions"] = owner_permissions(principal_arn, "dashboard")
+    return request

@@ -1,0 +1,1 @@
+"""The offline pipeline: the same schema, SQL and visuals on embedded defaults."""

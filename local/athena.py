@@ -1,0 +1,191 @@
+"""DuckDB standing in for Athena over the curated bucket's Parquet layout.
+
+The SQL in ``dashboards/queries/`` is Athena engine v3 (Trino) SQL. Here it is
+parsed strictly with sqlglot, transpiled to DuckDB and run over a local copy
+of the curated bucket (``<root>/faces/store_id=<s>/dt=<d>/<object>``, see
+``local.parquet_layout``), where a ``faces`` view plays the Glue table.
+
+Strict means a query that only "works" because sqlglot passed something
+through verbatim is refused: a function sqlglot does not know (parsed as
+``Anonymous``), a statement it could not parse (``Command``) or a construct
+the DuckDB generator cannot express. DuckDB happening to accept such text
+would prove nothing about Athena.
+
+It also refuses the two places where the same text means different numbers
+in Trino and DuckDB, which sqlglot does not translate: integer / integer
+(Trino truncates) and arithmetic or aggregates over decimal literals such as
+``1.0`` (a DECIMAL in Trino, whose ``avg`` and division keep the literal's
+scale: ``avg(1.0)`` over 5 of 6 rows is 0.8 there, 0.8333 in DuckDB).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, SqlglotError, UnsupportedError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from stacks.schema import COLUMNS, DATA_PREFIX, PARTITION_KEYS, TABLE_NAME, arrow_schema
+
+#: sqlglot's Athena dialect reads DML as Trino; older sqlglot only has "trino".
+ATHENA_DIALECT = "athena" if "athena" in Dialect.classes else "trino"
+
+
+class UnsupportedSqlError(ValueError):
+    """The SQL is not something sqlglot understands fully in the Athena dialect."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def parse_athena_sql(sql: str, *, source: str = "query") -> exp.Expression:
+    """Parse one Athena (Trino) statement; refuse anything parsed by fallback."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=ATHENA_DIALECT, error_level=ErrorLevel.RAISE) if s]
+    except ParseError as exc:
+        raise UnsupportedSqlError(f"{source}: sqlglot cannot parse it as {ATHENA_DIALECT} SQL: {exc}") from None
+    if len(statements) != 1:
+        raise UnsupportedSqlError(f"{source}: expected exactly one statement, found {len(statements)}")
+    tree = statements[0]
+    for node in tree.walk():
+        if isinstance(node, exp.Command):
+            raise UnsupportedSqlError(f"{source}: sqlglot kept {node.sql()[:60]!r} as an unparsed command")
+        if isinstance(node, exp.Anonymous | exp.AnonymousAggFunc):
+            raise UnsupportedSqlError(
+                f"{source}: function {node.name!r} is unknown to sqlglot's {ATHENA_DIALECT} dialect;"
+                " it would be passed through untranslated"
+            )
+    _refuse_engine_dependent_arithmetic(tree, source)
+    return tree
+
+
+_SCHEMA = {TABLE_NAME: {c.name: c.type for c in COLUMNS + PARTITION_KEYS}}
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.AggFunc)
+
+
+def _is_decimal_literal(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_number and "." in node.this and "e" not in node.this.lower()
+
+
+def _refuse_engine_dependent_arithmetic(tree: exp.Expression, source: str) -> None:
+    for literal in tree.find_all(exp.Literal):
+        if not _is_decimal_literal(literal):
+            continue
+        parent = literal.parent
+        while parent is not None and not isinstance(parent, exp.Query | exp.Predicate | exp.Alias):
+            if isinstance(parent, _ARITHMETIC):
+                raise UnsupportedSqlError(
+                    f"{source}: decimal literal {literal.this} in {parent.sql(ATHENA_DIALECT)[:80]!r}: Trino types it"
+                    " DECIMAL and keeps its scale in arithmetic and avg(), DuckDB does not;"
+                    " use an integer or CAST(... AS double)"
+                )
+            parent = parent.parent
+    try:
+        typed = annotate_types(
+            qualify(tree.copy(), schema=_SCHEMA, dialect=ATHENA_DIALECT, validate_qualify_columns=False),
+            schema=_SCHEMA,
+            dialect=ATHENA_DIALECT,
+        )
+    except (OptimizeError, SqlglotError):
+        return  # not a query over known tables (e.g. a scratch SELECT): nothing to type
+    for division in typed.find_all(exp.Div):
+        left, right = division.this.type, division.expression.type
+        if left and right and left.is_type(*exp.DataType.INTEGER_TYPES) and right.is_type(*exp.DataType.INTEGER_TYPES):
+            raise UnsupportedSqlError(
+                f"{source}: {division.sql(ATHENA_DIALECT)!r} divides integers: Trino truncates, DuckDB does not;"
+                " CAST one side AS double"
+            )
+
+
+def pin_current_date(tree: exp.Expression, today: dt.date) -> exp.Expression:
+    """Replace ``current_date`` with a fixed date, so date windows are reproducible."""
+    literal = exp.cast(exp.Literal.string(today.isoformat()), exp.DataType.build("date"))
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        return literal.copy() if isinstance(node, exp.CurrentDate) else node
+
+    return tree.transform(replace)
+
+
+def to_duckdb_sql(sql: str, *, today: dt.date | None = None, source: str = "query") -> str:
+    """Athena SQL → DuckDB SQL, strictly; ``today`` pins ``current_date``."""
+    tree = parse_athena_sql(sql, source=source)
+    if today is not None:
+        tree = pin_current_date(tree, today)
+    try:
+        return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise UnsupportedSqlError(f"{source}: cannot be expressed in DuckDB: {exc}") from None
+
+
+def _data_files(root: Path) -> list[Path]:
+    pattern = "/".join(f"{k.name}=*" for k in PARTITION_KEYS) + "/*"
+    return sorted(p for p in (Path(root) / DATA_PREFIX).glob(pattern) if p.is_file())
+
+
+def connect(root: Path | str, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a ``faces`` view over ``<root>/faces/...``.
+
+    The partition columns are typed VARCHAR explicitly: DuckDB would otherwise
+    guess ``dt`` is a DATE, while in Glue (and so in Athena) it is a string,
+    and the queries compare it as one.
+    """
+    con = duckdb.connect(":memory:")
+    # Athena's session time zone is UTC; current_date must mean the same here.
+    con.execute("SET TimeZone = 'UTC'")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    if _data_files(Path(root)):
+        glob = (Path(root) / DATA_PREFIX).as_posix() + "/" + "/".join(f"{k.name}=*" for k in PARTITION_KEYS) + "/*"
+        hive_types = ", ".join(f"'{k.name}': 'VARCHAR'" for k in PARTITION_KEYS)
+        con.execute(
+            f"CREATE VIEW {TABLE_NAME} AS SELECT * FROM read_parquet("  # noqa: S608 - paths we built
+            f"'{glob}', hive_partitioning = true, hive_types = {{{hive_types}}})"
+        )
+    else:
+        # An empty bucket is a valid state (nothing captured yet): queries
+        # should return no rows, not fail on a missing file.
+        empty = pa.Table.from_pylist([], schema=arrow_schema(with_partitions=True))
+        con.register(f"_{TABLE_NAME}_empty", empty)
+        con.execute(f"CREATE VIEW {TABLE_NAME} AS SELECT * FROM _{TABLE_NAME}_empty")  # noqa: S608
+    return con
+
+
+def run_query(
+    target: Path | str | duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    today: dt.date | None = None,
+    source: str = "query",
+) -> QueryResult:
+    """Run one Athena query over a curated-bucket root (or an open ``connect()``)."""
+    duck_sql = to_duckdb_sql(sql, today=today, source=source)
+    con = target if isinstance(target, duckdb.DuckDBPyConnection) else connect(target)
+    try:
+        cursor = con.execute(duck_sql)
+        columns = tuple(d[0] for d in cursor.description or ())
+        return QueryResult(columns=columns, rows=cursor.fetchall())
+    finally:
+        if con is not target:
+            con.close()
+
+
+def run_query_file(root: Path | str, path: Path | str, *, today: dt.date | None = None) -> QueryResult:
+    """Run a ``dashboards/queries/*.sql`` file."""
+    path = Path(path)
+    return run_query(root, path.read_text(encoding="utf-8"), today=today, source=path.name)
