@@ -23,7 +23,7 @@ def config_path(app: cdk.App) -> Path:
 
 
 def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
-    """Add a PipelineStack per deployment and the cdk-nag AwsSolutions gate."""
+    """Add a PipelineStack (and, with a QuickSight principal, a DashboardStack) per deployment; cdk-nag gate."""
     config = config or load_config(config_path(app))
     for deployment in config.deployments:
         env = (
@@ -31,7 +31,24 @@ def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
             if deployment.is_environment_agnostic
             else cdk.Environment(account=deployment.account, region=deployment.region)
         )
-        PipelineStack(app, deployment.stack_name, deployment=deployment, env=env)
+        pipeline = PipelineStack(app, deployment.stack_name, deployment=deployment, env=env)
+        if deployment.quicksight_principal_arn:
+            # Imported here: the QuickSight builders are only needed when a
+            # deployment asks for a dashboard.
+            from stacks.dashboard_stack import DashboardStack
+
+            dashboard = DashboardStack(
+                app,
+                f"{deployment.stack_name}-Dashboard",
+                name_prefix=deployment.stack_name,
+                workgroup_name=pipeline.analytics.workgroup_name,
+                database_name=pipeline.analytics.database_name,
+                principal_arn=deployment.quicksight_principal_arn,
+                import_mode=deployment.quicksight_import_mode,
+                env=env,
+                description=f"Shopper Sentiment QuickSight dashboard for deployment {deployment.name}",
+            )
+            dashboard.add_stack_dependency(pipeline, "reads the pipeline's Athena workgroup and Glue table")
     # cdk-nag 3: rules run as a synth-time validation; any unacknowledged
     # finding fails the synth with the rule and the resource named.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

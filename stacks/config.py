@@ -23,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -99,6 +99,8 @@ class Deployment(_Strict):
     retention_days: int = Field(ge=1, le=3650)
     rekognition_tps: int = Field(ge=1, le=1000)
     quicksight_principal_arn: QuickSightPrincipal | None = None
+    #: SPICE (daily refresh, no Athena cost per view) or DIRECT_QUERY.
+    quicksight_import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
     #: Faces under these floors are dropped by the analyzer (and counted).
     min_detection_confidence: float = Field(default=90.0, ge=0, le=100)
     min_sharpness: float = Field(default=0.0, ge=0, le=100)

@@ -130,7 +130,9 @@ class ProcessTier(Construct):
         timeout: Duration = Duration.seconds(60),
         memory_size: int = 512,
         buffering_size: Size = Size.mebibytes(128),
-        buffering_interval: Duration = Duration.seconds(300),
+        # Firehose's maximum: each flush writes one object per store/day
+        # partition, and small Parquet files cost Athena a footer read each.
+        buffering_interval: Duration = Duration.seconds(900),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_dir: Path = HANDLER_DIR,

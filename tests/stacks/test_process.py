@@ -173,7 +173,7 @@ def test_firehose_converts_json_to_snappy_parquet_using_the_glue_table(process):
             "ExtendedS3DestinationConfiguration": Match.object_like(
                 {
                     "BucketARN": {"Fn::GetAtt": [ref(stack, deps["curated_bucket"]), "Arn"]},
-                    "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 128},
+                    "BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 128},
                     "Prefix": "faces/store_id=!{partitionKeyFromQuery:store_id}/dt=!{partitionKeyFromQuery:dt}/",
                     "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/",
                     "DynamicPartitioningConfiguration": {"Enabled": True},

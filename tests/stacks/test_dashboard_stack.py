@@ -1,0 +1,159 @@
+"""DashboardStack: only with a QuickSight principal; every resource body validated offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from dashboards.quicksight.validation import validate_request
+from stacks.app_builder import build_app
+from stacks.config import parse_config
+from tests.stacks.conftest import new_app
+
+PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
+ACCOUNT = "123456789012"
+
+
+def config(**extra: Any):
+    return parse_config(
+        {
+            "deployments": {
+                "qs": {
+                    "region": "eu-west-1",
+                    "account": ACCOUNT,
+                    "retention_days": 30,
+                    "rekognition_tps": 5,
+                    "quicksight_principal_arn": PRINCIPAL,
+                    "stores": {"store-001": {"devices": {"pi-q1": {"camera_id": "door", "zone": "entrance"}}}},
+                    **extra,
+                }
+            }
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory):
+    return build_app(new_app(tmp_path_factory.mktemp("qs")), config()).synth()
+
+
+def stack_named(assembly, name: str):
+    (stack,) = [s for s in assembly.stacks if s.stack_name == name]
+    return stack
+
+
+@pytest.fixture(scope="module")
+def template(assembly) -> dict:
+    return stack_named(assembly, "ShopperSentiment-qs-Dashboard").template
+
+
+def resources(template: dict, kind: str) -> list[dict]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == f"AWS::QuickSight::{kind}"]
+
+
+def test_no_dashboard_stack_without_a_quicksight_principal(demo_assembly):
+    assert [s.stack_name for s in demo_assembly.stacks] == ["ShopperSentiment-demo"]
+
+
+def test_dashboard_stack_deploys_after_its_pipeline(assembly):
+    dashboard = stack_named(assembly, "ShopperSentiment-qs-Dashboard")
+    assert "ShopperSentiment-qs" in [d.id for d in dashboard.dependencies]
+
+
+def test_data_source_is_athena_on_the_pipeline_workgroup(assembly, template):
+    pipeline = stack_named(assembly, "ShopperSentiment-qs").template
+    (workgroup,) = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Athena::WorkGroup"]
+    (source,) = resources(template, "DataSource")
+    assert source["Type"] == "ATHENA"
+    assert source["DataSourceParameters"] == {"AthenaParameters": {"WorkGroup": workgroup["Properties"]["Name"]}}
+
+
+def test_dataset_reads_the_faces_table_with_spice_and_a_daily_refresh(assembly, template):
+    pipeline = stack_named(assembly, "ShopperSentiment-qs").template
+    (database,) = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Glue::Database"]
+    (dataset,) = resources(template, "DataSet")
+    assert dataset["ImportMode"] == "SPICE"
+    (table,) = dataset["PhysicalTableMap"].values()
+    relational = table["RelationalTable"]
+    assert relational["Schema"] == database["Properties"]["DatabaseInput"]["Name"]
+    assert relational["Name"] == "faces"
+    (schedule,) = resources(template, "RefreshSchedule")
+    assert schedule["Schedule"]["ScheduleFrequency"]["Interval"] == "DAILY"
+
+
+def test_direct_query_mode_has_no_refresh_schedule(tmp_path):
+    app = build_app(new_app(tmp_path), config(quicksight_import_mode="DIRECT_QUERY"))
+    template = stack_named(app.synth(), "ShopperSentiment-qs-Dashboard").template
+    assert resources(template, "DataSet")[0]["ImportMode"] == "DIRECT_QUERY"
+    assert resources(template, "RefreshSchedule") == []
+
+
+def test_every_resource_grants_the_configured_principal(template):
+    for kind in ("DataSource", "DataSet", "Analysis", "Dashboard"):
+        (props,) = resources(template, kind)
+        assert {p["Principal"] for p in props["Permissions"]} == {PRINCIPAL}, kind
+
+
+def concrete(value: Any) -> Any:
+    """Replace CloudFormation intrinsics with concrete values the service model accepts."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::GetAtt"}:
+            kind = "datasource" if "Source" in value["Fn::GetAtt"][0] else "dataset"
+            return f"arn:aws:quicksight:eu-west-1:{ACCOUNT}:{kind}/example"
+        if set(value) == {"Ref"}:
+            return ACCOUNT
+        return {k: concrete(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [concrete(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation"),
+    [
+        ("DataSource", "CreateDataSource"),
+        ("DataSet", "CreateDataSet"),
+        ("Analysis", "CreateAnalysis"),
+        ("Dashboard", "CreateDashboard"),
+    ],
+)
+def test_synthesized_quicksight_resources_are_valid_api_requests(template, kind, operation):
+    (props,) = resources(template, kind)
+    assert validate_request(operation, concrete(props)) == []
+
+
+def test_dashboard_has_the_original_visuals_and_controls(template):
+    (dashboard,) = resources(template, "Dashboard")
+    (sheet,) = dashboard["Definition"]["Sheets"]
+    kinds = [next(iter(v)) for v in sheet["Visuals"]]
+    assert kinds.count("BarChartVisual") >= 3  # emotions by hour, faces per day, age bands
+    assert "PieChartVisual" in kinds
+    assert "KPIVisual" in kinds
+    assert sheet.get("FilterControls") or sheet.get("ParameterControls")
+
+
+def test_dashboard_template_passes_cfn_lint(assembly, tmp_path):
+    stack = stack_named(assembly, "ShopperSentiment-qs-Dashboard")
+    path = Path(assembly.directory) / stack.template_file
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_dashboard_synth_passes_the_cdk_nag_gate(assembly):
+    report = json.loads((Path(assembly.directory) / "validation-report.json").read_text())
+    assert [v for p in report.get("pluginReports", []) for v in p.get("violations", [])] == []
+
+
+def test_dashboard_stack_template_snapshot(template, snapshot):
+    assert template == snapshot(extension_class=JSONSnapshotExtension)
