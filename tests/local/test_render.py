@@ -1,0 +1,220 @@
+"""The local renderer: the dashboard's visuals as PNGs and one self-contained HTML report."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import date
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from dashboards import render
+from dashboards.render import VISUALS, query_question, render_visuals, write_report
+
+ANALYZER = "local-blazeface+fer2013"
+EMOTIONS = ("happy", "calm", "angry", "sad", "surprised", "fear")
+
+
+def local_results() -> dict[str, list[dict]]:
+    """Rows shaped like the named queries' answers for a day analyzed locally (no age, no gender)."""
+    return {
+        "emotions_by_hour": [
+            {"capture_hour": h, "emotion": e, "faces": (h * 7 + i) % 5}
+            for h in range(8, 20)
+            for i, e in enumerate(EMOTIONS)
+        ],
+        "emotion_share": [{"emotion": e, "faces": 10 + i, "share_pct": 10.0 + i} for i, e in enumerate(EMOTIONS)],
+        "visitors_per_day": [{"capture_day": "2026-11-25", "store_id": "store-1", "faces": 83, "images": 60}],
+        "sentiment_index": [
+            {
+                "capture_day": "2026-11-25",
+                "store_id": "store-1",
+                "zone": "entrance",
+                "positive_faces": 5,
+                "negative_faces": 3,
+                "sentiment_index": 62.5,
+            },
+            {
+                "capture_day": "2026-11-25",
+                "store_id": "store-1",
+                "zone": "aisle",
+                "positive_faces": 0,
+                "negative_faces": 0,
+                "sentiment_index": None,
+            },
+        ],
+        "age_band_distribution": [{"age_band": "unknown", "faces": 83, "share_pct": 100.0}],
+        "gender_split": [{"gender": "unknown", "faces": 83, "share_pct": 100.0}],
+        "store_comparison": [
+            {
+                "store_id": "store-1",
+                "faces": 83,
+                "days_with_faces": 1,
+                "faces_per_day": 83.0,
+                "zones": 3,
+                "smiling_pct": None,
+                "avg_age": None,
+                "sentiment_index": 55.1,
+            }
+        ],
+        "busiest_hours_per_zone": [
+            {"store_id": "store-1", "zone": "entrance", "capture_hour": 17, "faces": 9, "hour_rank": 1}
+        ],
+    }
+
+
+class _References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.references: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in {"src", "href", "srcset", "data", "poster", "action"}:
+                self.references.append((tag, name, value or ""))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        image.verify()
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_every_visual_is_a_valid_png(tmp_path):
+    pictures = render_visuals(tmp_path, local_results(), ANALYZER)
+
+    assert set(pictures) == set(VISUALS)
+    for path in pictures.values():
+        assert png_size(path.read_bytes()) == (800, 450)
+
+
+def test_report_is_one_self_contained_html_file(tmp_path):
+    report = write_report(tmp_path / "out", local_results(), ANALYZER, True, {"images": 60, "faces": 83})
+    page = report.read_text(encoding="utf-8")
+    parser = _References()
+    parser.feed(page)
+
+    images = [value for tag, name, value in parser.references if tag == "img"]
+    assert len(images) == len(VISUALS)
+    for value in images:
+        assert value.startswith("data:image/png;base64,")
+        png_size(base64.b64decode(value.removeprefix("data:image/png;base64,")))
+    assert [r for r in parser.references if r[0] != "img" and not r[2].startswith("#")] == []
+    assert "script" not in parser.tags and "link" not in parser.tags and "iframe" not in parser.tags
+    assert "url(" not in page and "@import" not in page
+
+
+def test_report_names_the_analyzer_and_says_images_are_synthetic(tmp_path):
+    page = write_report(tmp_path, local_results(), ANALYZER, True, {}).read_text(encoding="utf-8")
+
+    assert f"Face analysis by <b>{ANALYZER}</b>" in page
+    assert 'id="synthetic-note"' in page and "Synthetic images" in page
+
+
+def test_report_on_real_images_has_no_synthetic_note(tmp_path):
+    page = write_report(tmp_path, local_results(), "rekognition", False, {}).read_text(encoding="utf-8")
+
+    assert "Synthetic images" not in page
+
+
+def test_age_and_gender_not_estimated_by_the_analyzer_are_said_so(tmp_path):
+    page = write_report(tmp_path, local_results(), ANALYZER, True, {}).read_text(encoding="utf-8")
+
+    assert f"Age is not estimated by {ANALYZER}" in page
+    assert f"Gender is not estimated by {ANALYZER}" in page
+    png_size((tmp_path / "age_band_distribution.png").read_bytes())
+    png_size((tmp_path / "gender_split.png").read_bytes())
+
+
+def test_estimated_age_and_gender_are_drawn_as_charts(tmp_path):
+    results = local_results()
+    results["age_band_distribution"] = [
+        {"age_band": "25-34", "faces": 40, "share_pct": 48.2},
+        {"age_band": "65+", "faces": 3, "share_pct": 3.6},
+        {"age_band": "unknown", "faces": 40, "share_pct": 48.2},
+    ]
+    results["gender_split"] = [
+        {"gender": "Female", "faces": 50, "share_pct": 60.2},
+        {"gender": "Male", "faces": 33, "share_pct": 39.8},
+    ]
+    not_estimated = render_visuals(tmp_path / "local", local_results(), ANALYZER)
+    estimated = render_visuals(tmp_path / "rekognition", results, "rekognition")
+
+    page = write_report(tmp_path / "rekognition", results, "rekognition", False, {}).read_text(encoding="utf-8")
+    assert "not estimated" not in page
+    for name in ("age_band_distribution", "gender_split"):
+        assert estimated[name].read_bytes() != not_estimated[name].read_bytes()
+
+
+def test_empty_results_draw_no_data_panels(tmp_path):
+    results = {name: [] for name in VISUALS}
+
+    pictures = render_visuals(tmp_path, results, ANALYZER)
+    report = write_report(tmp_path, results, ANALYZER, True, {"faces": 0})
+
+    assert all(png_size(p.read_bytes()) for p in pictures.values())
+    assert "No rows." in report.read_text(encoding="utf-8")
+
+
+def test_nulls_decimals_and_dates_from_the_query_engine_are_drawn(tmp_path):
+    results = {
+        "emotions_by_hour": [
+            {"capture_hour": 9, "emotion": None, "faces": 2},
+            {"capture_hour": None, "emotion": "happy", "faces": 1},
+            {"capture_hour": 10, "emotion": "happy", "faces": Decimal(3)},
+        ],
+        "emotion_share": [{"emotion": None, "faces": 2, "share_pct": Decimal("40.00")}],
+        "visitors_per_day": [
+            {"capture_day": date(2026, 11, d), "store_id": s, "faces": d, "images": d}
+            for d in (24, 25)
+            for s in ("a", "b")
+        ],
+        "sentiment_index": [
+            {"capture_day": date(2026, 11, d), "store_id": "a", "zone": "entrance", "sentiment_index": Decimal("50.5")}
+            for d in (24, 25)
+        ],
+    }
+
+    pictures = render_visuals(tmp_path, results, ANALYZER)
+
+    assert set(pictures) == set(results)
+    assert all(png_size(p.read_bytes()) for p in pictures.values())
+
+
+def test_visuals_missing_from_the_results_are_listed(tmp_path):
+    page = write_report(tmp_path, {"emotion_share": local_results()["emotion_share"]}, ANALYZER, True, {}).read_text()
+
+    assert "No results for: emotions_by_hour" in page
+    assert not (tmp_path / "emotions_by_hour.png").exists()
+
+
+def test_query_results_are_tabled_with_their_question_and_escaped(tmp_path):
+    results = local_results()
+    results["sentiment_index"][0]["zone"] = "<script>alert(1)</script>"
+
+    page = write_report(tmp_path, results, ANALYZER, True, {"images": 60}).read_text(encoding="utf-8")
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+    for name in results:
+        assert f'id="query-{name}"' in page
+    assert query_question("emotion_share") in page
+    assert query_question("emotion_share").endswith("?")
+
+
+def test_same_rows_draw_the_same_png(tmp_path):
+    first = render.plot_emotion_share(local_results()["emotion_share"], tmp_path / "a.png")
+    second = render.plot_emotion_share(local_results()["emotion_share"], tmp_path / "b.png")
+
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(VISUALS))
+def test_every_visual_has_a_named_query(name):
+    assert (render.QUERIES_DIR / f"{name}.sql").is_file()
