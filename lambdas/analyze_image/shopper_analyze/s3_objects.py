@@ -1,0 +1,84 @@
+"""Moving images out of incoming/: to the archive after delivery, or to quarantine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client  # type stubs only, never at runtime
+
+QUARANTINE_PREFIX = "quarantine/"
+QUARANTINE_TAG = "quarantine-reason"
+_GONE = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    size: int
+    etag: str | None
+    version_id: str | None
+
+
+def is_gone(exc: ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code")) in _GONE
+
+
+def head_object(client: S3Client, *, bucket: str, key: str, version_id: str | None) -> ObjectHead | None:
+    """Size, ETag and version of the object, or None if it (or that version) no longer exists."""
+    kwargs = {"VersionId": version_id} if version_id else {}
+    try:
+        head = client.head_object(Bucket=bucket, Key=key, **kwargs)
+    except ClientError as exc:
+        if is_gone(exc):
+            return None
+        raise
+    version = head.get("VersionId")
+    return ObjectHead(
+        size=int(head["ContentLength"]),
+        etag=(head.get("ETag") or "").strip('"') or None,
+        # Unversioned buckets answer "null": no version to pin.
+        version_id=version if version and version != "null" else None,
+    )
+
+
+def quarantine_key(reason: str, key: str) -> str:
+    return f"{QUARANTINE_PREFIX}{reason}/{key}"
+
+
+def move_object(
+    client: S3Client,
+    *,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    target_bucket: str,
+    target_key: str,
+    quarantine_reason: str | None = None,
+) -> bool:
+    """Copy, then delete the source: a failed copy leaves the image where it was.
+
+    Returns False when the source is already gone (an earlier attempt moved it),
+    True when this call moved it.
+    """
+    source = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    # Tags are set, never copied: copying a version's tags would need
+    # s3:GetObjectVersionTagging, and the edge agent writes none (its
+    # metadata is copied as usual). A quarantine reason travels as a tag:
+    # visible in the console and usable by lifecycle rules.
+    # REPLACE without a Tagging header gives the copy an empty tag set.
+    tagging = {"Tagging": urlencode({QUARANTINE_TAG: quarantine_reason})} if quarantine_reason else {}
+    try:
+        client.copy_object(
+            CopySource=source, Bucket=target_bucket, Key=target_key, TaggingDirective="REPLACE", **tagging
+        )
+    except ClientError as exc:
+        if is_gone(exc):
+            return False
+        raise
+    # Deleting the exact version removes the image; without one this deletes the key.
+    client.delete_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+    return True

@@ -1,0 +1,128 @@
+"""Function settings: environment variables read once at cold start.
+
+The CDK stack sets these; a missing or malformed one is a deployment bug, so
+it fails the init phase with a message naming the variable instead of failing
+each record later.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# Same alphabets as stacks/config.py (the deployed code cannot import it).
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
+_REGISTRY_FIELDS = ("store_id", "camera_id", "zone")
+
+
+class ConfigurationError(RuntimeError):
+    """An environment variable of the function is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """Where an edge device sits: from the device registry of the deployment config."""
+
+    store_id: str
+    camera_id: str
+    zone: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    firehose_stream_name: str
+    archive_bucket: str
+    idempotency_table: str
+    device_registry: Mapping[str, DeviceInfo]
+    min_detection_confidence: float
+    min_sharpness: float
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is missing or empty; the CDK stack must set it")
+    return value
+
+
+def _percentage(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not a number") from None
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise ConfigurationError(f"environment variable {name}={raw!r} must be between 0 and 100")
+    return value
+
+
+def parse_device_registry(raw: str, *, source: str = "DEVICE_REGISTRY") -> dict[str, DeviceInfo]:
+    """``{"<device_id>": {"store_id", "camera_id", "zone"}}`` → typed registry; errors name ``source``."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigurationError(f"{source} must be a non-empty JSON object of devices")
+    registry: dict[str, DeviceInfo] = {}
+    for device_id, entry in data.items():
+        if not _DEVICE_ID.fullmatch(device_id):
+            raise ConfigurationError(f"{source}: device id {device_id!r} is not a valid device id")
+        if not isinstance(entry, dict) or set(entry) != set(_REGISTRY_FIELDS):
+            raise ConfigurationError(
+                f"{source}: device {device_id!r} must have exactly the keys {', '.join(_REGISTRY_FIELDS)}"
+            )
+        if not all(isinstance(entry[f], str) and entry[f] for f in _REGISTRY_FIELDS):
+            raise ConfigurationError(f"{source}: device {device_id!r} has an empty or non-string value")
+        registry[device_id] = DeviceInfo(**{f: entry[f] for f in _REGISTRY_FIELDS})
+    return registry
+
+
+def _device_registry(environ: Mapping[str, str], base_dir: Path) -> dict[str, DeviceInfo]:
+    # The stack ships the registry as a file in the asset (DEVICE_REGISTRY_FILE,
+    # relative to the function's code): Lambda's environment is capped at 4 KB,
+    # which a few dozen devices exceed. Inline JSON (DEVICE_REGISTRY) serves
+    # tests and the local pipeline.
+    file_name = environ.get("DEVICE_REGISTRY_FILE", "").strip()
+    inline = environ.get("DEVICE_REGISTRY", "").strip()
+    if file_name and inline:
+        raise ConfigurationError("set only one of the environment variables DEVICE_REGISTRY_FILE and DEVICE_REGISTRY")
+    if inline:
+        return parse_device_registry(inline, source="environment variable DEVICE_REGISTRY")
+    if not file_name:
+        raise ConfigurationError(
+            "environment variable DEVICE_REGISTRY_FILE (or DEVICE_REGISTRY) is missing or empty;"
+            " the CDK stack must set it"
+        )
+    path = Path(file_name) if Path(file_name).is_absolute() else base_dir / file_name
+    source = f"DEVICE_REGISTRY_FILE={file_name} ({path})"
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{source} cannot be read: {exc.strerror}") from None
+    return parse_device_registry(raw, source=source)
+
+
+def load_settings(environ: Mapping[str, str], *, base_dir: Path) -> Settings:
+    """Validate the function's environment; raise ConfigurationError naming the bad variable.
+
+    ``base_dir`` is the function's code folder, against which a relative
+    DEVICE_REGISTRY_FILE is resolved.
+    """
+    # Metrics are flushed after the work is done: without a namespace the flush
+    # would fail every invocation after delivery and the batch would be retried.
+    _required(environ, "POWERTOOLS_METRICS_NAMESPACE")
+    return Settings(
+        firehose_stream_name=_required(environ, "FIREHOSE_STREAM_NAME"),
+        archive_bucket=_required(environ, "ARCHIVE_BUCKET"),
+        idempotency_table=_required(environ, "IDEMPOTENCY_TABLE"),
+        device_registry=_device_registry(environ, base_dir),
+        min_detection_confidence=_percentage(environ, "MIN_DETECTION_CONFIDENCE", 90.0),
+        min_sharpness=_percentage(environ, "MIN_SHARPNESS", 0.0),
+    )

@@ -1,0 +1,231 @@
+"""The analyze Lambda's AWS surroundings, answered locally (moto, botocore Stubber).
+
+Shared by tests/lambdas and bench/bench_analyze.py: resource names, the
+function's environment, event builders and readers of what was delivered.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote_plus
+
+REPO = Path(__file__).resolve().parents[2]
+LAMBDA_DIR = REPO / "lambdas" / "analyze_image"
+EVENTS = Path(__file__).resolve().parent / "events"
+
+SOURCE_BUCKET = "shopper-source"
+ARCHIVE_BUCKET = "shopper-archive"
+CURATED_BUCKET = "shopper-curated"
+STREAM_NAME = "shopper-faces"
+IDEMPOTENCY_TABLE = "shopper-idempotency"
+REGION = "us-east-1"
+
+DEVICE_REGISTRY = {
+    "pi-s001-entrance": {"store_id": "store-001", "camera_id": "entrance", "zone": "entrance"},
+    "pi-s002-aisle-3": {"store_id": "store-002", "camera_id": "aisle-3", "zone": "grocery"},
+}
+
+
+def write_device_registry(folder: Path, registry: dict[str, dict[str, str]] = DEVICE_REGISTRY) -> Path:
+    """The registry file the stack bundles next to app.py (stacks/process.py)."""
+    path = folder / "device_registry.json"
+    path.write_text(json.dumps(registry), encoding="utf-8")
+    return path
+
+
+def function_environment(registry_file: Path | None = None, **overrides: str) -> dict[str, str]:
+    """What the CDK stack sets on the function; the registry inline unless a file is given."""
+    registry = (
+        {"DEVICE_REGISTRY_FILE": str(registry_file)}
+        if registry_file
+        else {"DEVICE_REGISTRY": json.dumps(DEVICE_REGISTRY)}
+    )
+    env = {
+        "FIREHOSE_STREAM_NAME": STREAM_NAME,
+        "ARCHIVE_BUCKET": ARCHIVE_BUCKET,
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        **registry,
+        "MIN_DETECTION_CONFIDENCE": "90",
+        "MIN_SHARPNESS": "10",
+        "POWERTOOLS_SERVICE_NAME": "shopper-sentiment-analyze",
+        "POWERTOOLS_METRICS_NAMESPACE": "ShopperSentiment",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    env.update(overrides)
+    return env
+
+
+def create_resources(session: Any) -> None:
+    """Buckets, idempotency table (Powertools defaults) and a Firehose stream into the curated bucket."""
+    s3 = session.client("s3", region_name=REGION)
+    for bucket in (SOURCE_BUCKET, ARCHIVE_BUCKET, CURATED_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    session.client("dynamodb", region_name=REGION).create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    session.client("firehose", region_name=REGION).create_delivery_stream(
+        DeliveryStreamName=STREAM_NAME,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{CURATED_BUCKET}",
+            "Prefix": "faces/",
+        },
+    )
+
+
+def load_handler_module() -> ModuleType:
+    """Import lambdas/analyze_image/app.py afresh, as the Lambda runtime would at cold start.
+
+    It is loaded under its own name: a plain ``import app`` would clash with
+    the CDK app.py at the repository root.
+    """
+    if str(LAMBDA_DIR) not in sys.path:
+        sys.path.append(str(LAMBDA_DIR))
+    name = "analyze_image_app"
+    sys.modules.pop(name, None)
+    spec = importlib.util.spec_from_file_location(name, LAMBDA_DIR / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def image_key(
+    device_id: str = "pi-s001-entrance",
+    captured_at: datetime = datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC),
+    content: bytes = b"jpeg",
+) -> str:
+    stamp = captured_at.strftime("%Y%m%dT%H%M%S") + f"{captured_at.microsecond // 1000:03d}Z"
+    sha = hashlib.sha256(content).hexdigest()[:12]
+    return f"incoming/{device_id}/{captured_at:%Y/%m/%d}/{stamp}-{sha}.jpg"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def s3_record(
+    key: str,
+    *,
+    bucket: str = SOURCE_BUCKET,
+    size: int = 48213,
+    etag: str | None = None,
+    version_id: str | None = None,
+    event_name: str = "ObjectCreated:Put",
+) -> dict[str, Any]:
+    """One S3 event record; the key is encoded the way S3 encodes it (form encoding, + for space)."""
+    record = copy.deepcopy(load_event("s3_object_created.json")["Records"][0])
+    record["eventName"] = event_name
+    record["s3"]["bucket"]["name"] = bucket
+    record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+    obj = record["s3"]["object"]
+    obj["key"] = quote_plus(key, safe="/")
+    obj["size"] = size
+    obj["eTag"] = etag or hashlib.md5(key.encode()).hexdigest()
+    if version_id:
+        obj["versionId"] = version_id
+    return record
+
+
+def s3_notification(*records: dict[str, Any]) -> str:
+    return json.dumps({"Records": list(records)})
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """An SQS event with one message per body; message ids m0, m1, ..."""
+    template = load_event("sqs_message.json")["Records"][0]
+    messages = []
+    for index, body in enumerate(bodies):
+        message = copy.deepcopy(template)
+        message["messageId"] = f"m{index}"
+        message["body"] = body
+        message["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()
+        messages.append(message)
+    return {"Records": messages}
+
+
+def delivered_records(s3: Any) -> list[dict[str, Any]]:
+    """Every JSON line Firehose delivered into the curated bucket (moto writes one object per call)."""
+    records = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CURATED_BUCKET):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=CURATED_BUCKET, Key=item["Key"])["Body"].read().decode("utf-8")
+            assert body.endswith("\n"), "every record must end with a newline"
+            records.extend(json.loads(line) for line in body.splitlines())
+    return records
+
+
+def keys_in(s3: Any, bucket: str) -> list[str]:
+    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def faces_response(count: int) -> dict[str, Any]:
+    """A DetectFaces response with ``count`` realistic faces (varied copies of the fixture's faces)."""
+    faces = load_event("detect_faces_three_faces.json")["FaceDetails"]
+    details = []
+    for index in range(count):
+        face = copy.deepcopy(faces[index % len(faces)])
+        face["BoundingBox"]["Left"] = round((index % 10) / 10 + 0.01, 4)
+        face["BoundingBox"]["Top"] = round((index // 10) / 10 + 0.01, 4)
+        face["Confidence"] = 99.0 + (index % 10) / 10
+        details.append(face)
+    return {"FaceDetails": details}
+
+
+class FakeLambdaContext:
+    """The LambdaContext attributes Powertools reads."""
+
+    function_name = "shopper-sentiment-analyze"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:shopper-sentiment-analyze"
+    aws_request_id = "7d9f8c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+    log_group_name = "/aws/lambda/shopper-sentiment-analyze"
+    log_stream_name = "2026/03/14/[$LATEST]0123456789abcdef"
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def emf_metrics(output: str) -> Counter[str]:
+    """Sum of every EMF metric value printed to stdout (Powertools writes one JSON blob per flush)."""
+    totals: Counter[str] = Counter()
+    for line in output.splitlines():
+        if not line.startswith("{"):
+            continue
+        blob = json.loads(line)
+        if "_aws" not in blob:
+            continue
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
+    return totals
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    """Structured log entries (not EMF metrics) among the lines printed to stdout."""
+    entries = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if "_aws" not in entry:
+                entries.append(entry)
+    return entries

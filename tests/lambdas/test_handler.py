@@ -1,0 +1,564 @@
+"""The analyze handler end to end: moto S3/DynamoDB/Firehose, Rekognition through botocore's Stubber."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from tests.lambdas.local_aws import (
+    ARCHIVE_BUCKET,
+    IDEMPOTENCY_TABLE,
+    SOURCE_BUCKET,
+    FakeLambdaContext,
+    delivered_records,
+    emf_metrics,
+    faces_response,
+    image_key,
+    keys_in,
+    load_event,
+    load_handler_module,
+    log_lines,
+    s3_notification,
+    s3_record,
+    sqs_event,
+)
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 40 + b"\xff\xd9"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
+THREE_FACES = load_event("detect_faces_three_faces.json")
+NO_FACES = load_event("detect_faces_no_faces.json")
+LOW_QUALITY_FACES = load_event("detect_faces_low_quality_faces.json")
+
+
+def expect_detect_faces(stubber: Stubber, key: str, response: dict[str, Any], version_id: str | None = None) -> None:
+    s3_object = {"Bucket": SOURCE_BUCKET, "Name": key, **({"Version": version_id} if version_id else {})}
+    stubber.add_response(
+        "detect_faces", copy.deepcopy(response), {"Image": {"S3Object": s3_object}, "Attributes": ["ALL"]}
+    )
+
+
+def expect_detect_faces_error(stubber: Stubber, key: str, code: str, status: int = 400) -> None:
+    stubber.add_client_error(
+        "detect_faces",
+        service_error_code=code,
+        service_message=f"{code} (stubbed)",
+        http_status_code=status,
+        expected_params={"Image": {"S3Object": {"Bucket": SOURCE_BUCKET, "Name": key}}, "Attributes": ["ALL"]},
+    )
+
+
+def upload(s3: Any, key: str, body: bytes = JPEG) -> str:
+    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
+    return key
+
+
+def quarantined(s3: Any, reason: str, key: str) -> dict[str, str]:
+    """Tags of the quarantined copy (fails if it is not there)."""
+    tagging = s3.get_object_tagging(Bucket=ARCHIVE_BUCKET, Key=f"quarantine/{reason}/{key}")
+    return {tag["Key"]: tag["Value"] for tag in tagging["TagSet"]}
+
+
+class FlakyFirehose:
+    """The real (moto) Firehose client, except that chosen records are answered as failed.
+
+    ``reject(attempt, record)`` decides per record and per PutRecordBatch call;
+    rejected records never reach the stream, as with a real FailedPutCount.
+    """
+
+    def __init__(self, real: Any, reject: Callable[[int, dict[str, Any]], bool]) -> None:
+        self.real = real
+        self.reject = reject
+        self.calls = 0
+
+    def put_record_batch(self, *, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:
+        call = self.calls
+        self.calls += 1
+        rejected = [self.reject(call, json.loads(r["Data"])) for r in Records]
+        accepted = [r for r, no in zip(Records, rejected, strict=True) if not no]
+        real_entries = iter(
+            self.real.put_record_batch(DeliveryStreamName=DeliveryStreamName, Records=accepted)["RequestResponses"]
+            if accepted
+            else []
+        )
+        entries = [
+            {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."} if no else next(real_entries)
+            for no in rejected
+        ]
+        return {"FailedPutCount": sum(rejected), "Encrypted": False, "RequestResponses": entries}
+
+
+# --- the happy path -----------------------------------------------------------------------------
+
+
+def test_image_becomes_one_record_per_face_and_moves_to_archive(analyze_app, rekognition, s3, lambda_context, capsys):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    records = delivered_records(s3)
+    assert [r["face_index"] for r in records] == [0, 1, 2]
+    assert {r["faces_in_image"] for r in records} == {3}
+    assert {(r["store_id"], r["camera_id"], r["zone"], r["device_id"]) for r in records} == {
+        ("store-001", "entrance", "entrance", "pi-s001-entrance")
+    }
+    assert {r["captured_at"] for r in records} == {1773480413412}  # 2026-03-14T09:26:53.412Z, from the key
+    assert {r["dt"] for r in records} == {"2026-03-14"}
+    assert [r["dominant_emotion"] for r in records] == ["happy", "calm", "sad"]
+    assert keys_in(s3, SOURCE_BUCKET) == []
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    assert s3.get_object(Bucket=ARCHIVE_BUCKET, Key=key)["Body"].read() == JPEG
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["ImagesAnalyzed"] == 1
+    assert metrics["FacesDetected"] == 3
+    assert metrics["FacesDelivered"] == 3
+    assert metrics["ImagesProcessed"] == 1
+    assert metrics["FirehoseCalls"] == 1
+
+
+def test_image_without_faces_writes_nothing_but_is_counted_and_archived(
+    analyze_app, rekognition, s3, lambda_context, capsys
+):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, NO_FACES)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert delivered_records(s3) == []
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["ImagesWithoutFaces"] == 1
+    assert metrics["ImagesProcessed"] == 1
+    assert metrics["FirehoseCalls"] == 0
+
+
+def test_faces_under_confidence_or_sharpness_floor_are_dropped_and_counted(
+    analyze_app, rekognition, s3, lambda_context, capsys
+):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, LOW_QUALITY_FACES)  # one good, one at 74 %, one with sharpness 3.5
+
+    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    records = delivered_records(s3)
+    assert [(r["face_index"], r["faces_in_image"], r["detection_confidence"]) for r in records] == [(0, 1, 99.998)]
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["FacesDetected"] == 3
+    assert metrics["FacesDropped"] == 2
+
+
+def test_every_record_of_a_notification_body_is_processed(analyze_app, rekognition, s3, lambda_context):
+    first = upload(s3, image_key(content=b"one"))
+    second = upload(s3, image_key(device_id="pi-s002-aisle-3", content=b"two"))
+    expect_detect_faces(rekognition, first, THREE_FACES)
+    expect_detect_faces(rekognition, second, NO_FACES)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(first), s3_record(second))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+    assert keys_in(s3, ARCHIVE_BUCKET) == sorted([first, second])
+
+
+def test_records_of_a_whole_batch_share_firehose_calls(analyze_app, rekognition, s3, lambda_context, capsys):
+    keys = [upload(s3, image_key(content=str(i).encode())) for i in range(10)]
+    for key in keys:
+        expect_detect_faces(rekognition, key, THREE_FACES)
+
+    response = analyze_app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 30
+    assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 1
+
+
+def test_thousand_faces_of_one_batch_take_two_firehose_calls(analyze_app, rekognition, s3, lambda_context, capsys):
+    keys = [upload(s3, image_key(content=str(i).encode())) for i in range(10)]
+    for key in keys:
+        expect_detect_faces(rekognition, key, faces_response(100))  # DetectFaces returns at most 100 faces
+
+    response = analyze_app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len({r["record_id"] for r in delivered_records(s3)}) == 1000
+    assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 2  # 500 records per call
+
+
+def test_analysis_is_stored_for_redelivery_with_a_ttl(analyze_app, rekognition, s3, lambda_context, aws):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+
+    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    (item,) = aws.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    assert item["status"]["S"] == "COMPLETED"
+    ttl = int(item["expiration"]["N"]) - time.time()
+    assert 6.9 * 24 * 3600 < ttl <= 7 * 24 * 3600
+    assert len(json.loads(item["data"]["S"])["records"]) == 3
+
+
+def test_versioned_object_is_analyzed_and_removed_at_the_version_the_event_names(
+    analyze_app, rekognition, s3, lambda_context
+):
+    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = image_key()
+    version_id = s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=JPEG, Metadata={"captured-by": "pi-s001-entrance"})[
+        "VersionId"
+    ]
+    expect_detect_faces(rekognition, key, THREE_FACES, version_id=version_id)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, version_id=version_id))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert "Versions" not in s3.list_object_versions(Bucket=SOURCE_BUCKET)  # the version itself, no delete marker
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    archived = s3.head_object(Bucket=ARCHIVE_BUCKET, Key=key)
+    assert archived["Metadata"] == {"captured-by": "pi-s001-entrance"}  # the edge agent's metadata travels along
+
+
+def test_versioned_object_in_quarantine_keeps_reason_tag_and_leaves_no_version(
+    analyze_app, rekognition, s3, lambda_context
+):
+    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = image_key(device_id="pi-s999-stolen")
+    version_id = s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=JPEG)["VersionId"]
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, version_id=version_id))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "unknown-device", key) == {"quarantine-reason": "unknown-device"}
+    assert "Versions" not in s3.list_object_versions(Bucket=SOURCE_BUCKET)
+
+
+def test_s3_test_event_is_acknowledged_and_ignored(analyze_app, rekognition, s3, lambda_context):
+    response = analyze_app.handler(sqs_event(json.dumps(load_event("s3_test_event.json"))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert delivered_records(s3) == []
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+
+def test_redelivered_image_is_not_analyzed_twice(analyze_app, rekognition, s3, lambda_context, capsys):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)  # one response only: a second call would fail
+    event = sqs_event(s3_notification(s3_record(key)))
+
+    first = analyze_app.handler(event, lambda_context)
+    second = analyze_app.handler(event, lambda_context)
+
+    assert first == second == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["ImagesAnalyzed"] == 1
+    assert metrics["ImagesGone"] == 1  # the redelivery found the image archived already
+
+
+def test_duplicate_events_in_one_batch_are_analyzed_and_written_once(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+    body = s3_notification(s3_record(key))
+
+    response = analyze_app.handler(sqs_event(body, body), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+
+
+def test_redelivery_after_failed_delivery_reuses_the_analysis(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch
+):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)  # only once, for both invocations
+    event = sqs_event(s3_notification(s3_record(key)))
+    real = analyze_app.firehose
+    monkeypatch.setattr(analyze_app, "firehose", FlakyFirehose(real, reject=lambda call, record: True))
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+    monkeypatch.setattr(analyze_app, "firehose", real)
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+
+    records = delivered_records(s3)
+    assert len(records) == 3
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+
+
+# --- Firehose failures ---------------------------------------------------------------------------
+
+
+def test_firehose_partial_failure_is_retried_until_every_record_is_in(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch, capsys
+):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+    # First call: faces 0 and 2 rejected; second call: face 2 rejected again; third: accepted.
+    rejected = {0: {0, 2}, 1: {2}}
+    flaky = FlakyFirehose(analyze_app.firehose, reject=lambda call, r: r["face_index"] in rejected.get(call, set()))
+    monkeypatch.setattr(analyze_app, "firehose", flaky)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(r["face_index"] for r in delivered_records(s3)) == [0, 1, 2]  # each exactly once
+    assert flaky.calls == 3
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    assert emf_metrics(capsys.readouterr().out)["FirehoseRecordsRetried"] == 3
+
+
+def test_firehose_failing_every_retry_fails_that_message_and_keeps_its_image(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch
+):
+    good = upload(s3, image_key(content=b"good"))
+    bad = upload(s3, image_key(content=b"bad"))
+    expect_detect_faces(rekognition, good, THREE_FACES)
+    expect_detect_faces(rekognition, bad, THREE_FACES)
+    flaky = FlakyFirehose(analyze_app.firehose, reject=lambda call, record: record["image_key"] == bad)
+    monkeypatch.setattr(analyze_app, "firehose", flaky)
+
+    response = analyze_app.handler(
+        sqs_event(s3_notification(s3_record(good)), s3_notification(s3_record(bad))), lambda_context
+    )
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert keys_in(s3, SOURCE_BUCKET) == [bad]
+    assert keys_in(s3, ARCHIVE_BUCKET) == [good]
+    assert {r["image_key"] for r in delivered_records(s3)} == {good}
+    assert flaky.calls == 4  # the first attempt and three retries
+
+
+def test_archive_failure_fails_the_message_and_keeps_the_image(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+
+    def copy_denied(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
+
+    monkeypatch.setattr(analyze_app.s3, "copy_object", copy_denied)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert keys_in(s3, SOURCE_BUCKET) == [key]
+
+
+# --- quarantine ----------------------------------------------------------------------------------
+
+
+def test_corrupt_jpeg_is_quarantined_as_invalid_image_format(analyze_app, rekognition, s3, lambda_context, capsys):
+    key = upload(s3, image_key(), body=b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 64)  # truncated
+    expect_detect_faces_error(rekognition, key, "InvalidImageFormatException")
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "invalid-image-format", key) == {"quarantine-reason": "invalid-image-format"}
+    assert keys_in(s3, SOURCE_BUCKET) == []
+    assert delivered_records(s3) == []
+    assert emf_metrics(capsys.readouterr().out)["ImagesQuarantined"] == 1
+
+
+def test_zero_byte_object_is_quarantined_without_calling_rekognition(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key(), body=b"")
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, size=0))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "invalid-image-format", key)
+    assert keys_in(s3, SOURCE_BUCKET) == []
+
+
+def test_over_size_image_is_quarantined_without_calling_rekognition(analyze_app, rekognition, s3, lambda_context):
+    size = 15 * 1024 * 1024 + 1  # Rekognition's limit for an image in S3 is 15 MB
+    key = upload(s3, image_key(), body=JPEG[:4] + b"\x00" * (size - 4))
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, size=size))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "image-too-large", key)
+
+
+def test_image_rekognition_finds_too_large_is_quarantined(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key())
+    expect_detect_faces_error(rekognition, key, "ImageTooLargeException")
+
+    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert quarantined(s3, "image-too-large", key)
+
+
+def test_png_under_a_layout_key_is_analyzed_because_rekognition_reads_png(analyze_app, rekognition, s3, lambda_context):
+    # DetectFaces accepts JPEG and PNG; the content type is Rekognition's call,
+    # the image is never downloaded to sniff it.
+    key = upload(s3, image_key(), body=PNG)
+    expect_detect_faces(rekognition, key, THREE_FACES)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("incoming/pi-s001-entrance/2026/03/14/20260314T092653412Z-3f9a1c2be4d7.png", id="png-key"),
+        pytest.param("incoming/caméra-1/2026/03/14/20260314T092653412Z-3f9a1c2be4d7.jpg", id="unicode-key"),
+        pytest.param("incoming/pi s001 entrance/2026/03/14/20260314T092653412Z-3f9a1c2be4d7.jpg", id="spaces"),
+        pytest.param("incoming/pi-s001-entrance/2026/03/15/20260314T092653412Z-3f9a1c2be4d7.jpg", id="date-folder"),
+        pytest.param("incoming/pi-s001-entrance/snapshot+1 (copy).jpg", id="plus-and-parentheses"),
+    ],
+)
+def test_key_not_in_layout_is_decoded_and_quarantined(analyze_app, rekognition, s3, lambda_context, capsys, key):
+    upload(s3, key)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "key-not-in-layout", key) == {"quarantine-reason": "key-not-in-layout"}
+    assert keys_in(s3, SOURCE_BUCKET) == []
+    blobs = [line for line in capsys.readouterr().out.splitlines() if '"ImagesQuarantined"' in line]
+    assert len(blobs) == 1 and '"reason":"key-not-in-layout"' in blobs[0]
+
+
+def test_unknown_device_is_quarantined(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key(device_id="pi-s999-stolen"))
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "unknown-device", key)
+
+
+def test_object_already_gone_is_acknowledged_and_counted(analyze_app, rekognition, s3, lambda_context, capsys):
+    key = image_key()  # never uploaded (or deleted before the event was handled)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert keys_in(s3, ARCHIVE_BUCKET) == []
+    assert emf_metrics(capsys.readouterr().out)["ImagesGone"] == 1
+
+
+def test_object_outside_incoming_is_left_alone(analyze_app, rekognition, s3, lambda_context):
+    s3.put_object(Bucket=SOURCE_BUCKET, Key="other/readme.txt", Body=b"x")
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record("other/readme.txt"))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert keys_in(s3, SOURCE_BUCKET) == ["other/readme.txt"]
+
+
+# --- transient errors are retried, never quarantined ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ThrottlingException", 400), ("ProvisionedThroughputExceededException", 400), ("InternalServerError", 500)],
+)
+def test_transient_rekognition_error_fails_only_that_message(
+    analyze_app, rekognition, s3, lambda_context, code, status
+):
+    throttled = upload(s3, image_key(content=b"throttled"))
+    fine = upload(s3, image_key(content=b"fine"))
+    expect_detect_faces_error(rekognition, throttled, code, status)
+    expect_detect_faces(rekognition, fine, THREE_FACES)
+    event = sqs_event(s3_notification(s3_record(throttled)), s3_notification(s3_record(fine)))
+
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert keys_in(s3, SOURCE_BUCKET) == [throttled]
+    assert keys_in(s3, ARCHIVE_BUCKET) == [fine]
+
+    # The failed attempt left no idempotency record behind: the retry analyzes.
+    expect_detect_faces(rekognition, throttled, NO_FACES)
+    retry = sqs_event(s3_notification(s3_record(throttled)))
+    assert analyze_app.handler(retry, lambda_context) == {"batchItemFailures": []}
+    assert keys_in(s3, ARCHIVE_BUCKET) == sorted([fine, throttled])
+
+
+def test_unreadable_object_that_exists_is_retried_not_quarantined(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key())
+    expect_detect_faces_error(rekognition, key, "InvalidS3ObjectException")  # e.g. a KMS key Rekognition cannot use
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert keys_in(s3, SOURCE_BUCKET) == [key]
+    assert keys_in(s3, ARCHIVE_BUCKET) == []
+
+
+def test_malformed_message_fails_alone(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, NO_FACES)
+
+    response = analyze_app.handler(sqs_event("not json", s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+
+
+def test_messages_reached_too_close_to_the_timeout_go_back_to_sqs(analyze_app, rekognition, s3, lambda_context):
+    key = upload(s3, image_key())
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), FakeLambdaContext(remaining_ms=5_000))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert keys_in(s3, SOURCE_BUCKET) == [key]
+
+
+# --- logs and configuration ----------------------------------------------------------------------
+
+
+def test_logs_carry_key_counts_and_timings_never_face_attributes(analyze_app, rekognition, s3, lambda_context, capsys):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+    # The Logger bound sys.stdout at import (fixture setup); capsys replaces it only now.
+    analyze_app.logger.logger_handler.setStream(sys.stdout)
+
+    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    entries = log_lines(capsys.readouterr().out)
+    analyzed = next(e for e in entries if e["message"] == "image analyzed")
+    assert analyzed["image_key"] == key
+    assert analyzed["correlation_id"] == "m0"
+    assert (analyzed["faces_detected"], analyzed["faces_kept"]) == (3, 3)
+    assert isinstance(analyzed["analyzer_ms"], int)
+    logs = "\n".join(json.dumps(entry) for entry in entries)
+    for face_data in ("Female", "Male", "happy", "HAPPY", "emotion", "gender", "age_low", "AgeRange", "99.87", "JFIF"):
+        assert face_data not in logs
+
+
+def test_handler_refuses_to_start_without_its_firehose_stream(aws, monkeypatch):
+    monkeypatch.delenv("FIREHOSE_STREAM_NAME")
+    with pytest.raises(Exception, match="FIREHOSE_STREAM_NAME"):
+        load_handler_module()
+
+
+def test_handler_refuses_to_start_with_a_broken_device_registry_file(aws, monkeypatch, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"pi-1": {"store_id": "s"}}')
+    monkeypatch.setenv("DEVICE_REGISTRY_FILE", str(broken))
+    with pytest.raises(Exception, match="DEVICE_REGISTRY_FILE="):
+        load_handler_module()
+
+
+def test_floors_are_read_from_the_environment_at_cold_start(aws, monkeypatch):
+    monkeypatch.setenv("MIN_DETECTION_CONFIDENCE", "97.5")
+    monkeypatch.setenv("MIN_SHARPNESS", "12")
+
+    app = load_handler_module()
+
+    assert (app.face_floor.min_detection_confidence, app.face_floor.min_sharpness) == (97.5, 12.0)

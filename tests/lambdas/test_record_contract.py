@@ -1,0 +1,93 @@
+"""The handler's real records against stacks/schema.py, strictly: keys, types, Parquet.
+
+The deployed handler cannot import stacks/schema.py, so it keeps its own
+column list; this is where the two are proven equal.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from shopper_analyze import face_records
+
+from stacks import schema
+from tests.lambdas.local_aws import SOURCE_BUCKET, delivered_records, image_key, load_event, s3_notification, s3_record
+from tests.lambdas.local_aws import sqs_event as make_sqs_event
+
+# Python type a JSON value must decode to, per Glue type (bool is no int here).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int": (int,),
+    "timestamp": (int,),  # epoch millis: Hive JSON SerDe TimestampFormats ["millis"]
+    "double": (float,),
+    "boolean": (bool,),
+}
+
+
+def handler_records(analyze_app, rekognition, s3, lambda_context) -> list[dict[str, Any]]:
+    """Records the handler delivered for realistic faces plus one with hardly any attributes (nulls)."""
+    key = image_key()
+    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=b"\xff\xd8\xff\xe0jpeg")
+    response = copy.deepcopy(load_event("detect_faces_three_faces.json"))
+    response["FaceDetails"].append(
+        {
+            "BoundingBox": {"Width": 0.05, "Height": 0.1, "Left": 0.9, "Top": 0.8},
+            "Confidence": 97.0,
+            "Quality": {"Sharpness": 50.0},
+        }
+    )
+    rekognition.add_response(
+        "detect_faces", response, {"Image": {"S3Object": {"Bucket": SOURCE_BUCKET, "Name": key}}, "Attributes": ["ALL"]}
+    )
+    assert analyze_app.handler(make_sqs_event(s3_notification(s3_record(key))), lambda_context) == {
+        "batchItemFailures": []
+    }
+    return delivered_records(s3)
+
+
+def test_handler_column_list_is_the_schema_record_keys():
+    assert face_records.RECORD_KEYS == schema.RECORD_KEYS
+    assert face_records.EMOTIONS == schema.EMOTIONS
+
+
+def test_handler_records_have_exactly_the_schema_keys_and_json_types(analyze_app, rekognition, s3, lambda_context):
+    records = handler_records(analyze_app, rekognition, s3, lambda_context)
+    types = {c.name: c.type for c in schema.COLUMNS + schema.PARTITION_KEYS}
+
+    assert len(records) == 4
+    assert records[3]["gender"] is None and records[3]["smile"] is None  # nulls are typed too
+    for record in records:
+        assert tuple(record) == schema.RECORD_KEYS  # no missing, no extra key, schema order
+        for name, value in record.items():
+            if value is not None:
+                assert type(value) in _JSON_TYPES[types[name]], f"{name}={value!r} is not {types[name]}"
+    for name in ("record_id", "image_key", "device_id", "camera_id", "zone", "captured_at", "processed_at"):
+        assert all(record[name] is not None for record in records), f"{name} is never null"
+
+
+def test_handler_records_pass_strictly_through_the_arrow_schema_into_parquet(
+    analyze_app, rekognition, s3, lambda_context, tmp_path
+):
+    records = handler_records(analyze_app, rekognition, s3, lambda_context)
+
+    with_partitions = pa.Table.from_pylist(records, schema=schema.arrow_schema(with_partitions=True))
+    # Firehose keeps partition values in the S3 prefix, not in the Parquet file.
+    data_rows = [{k: v for k, v in r.items() if k not in ("store_id", "dt")} for r in records]
+    table = pa.Table.from_pylist(data_rows, schema=schema.arrow_schema())
+    path = tmp_path / "faces.parquet"
+    pq.write_table(table, path, compression="snappy")
+    back = pq.read_table(path)
+
+    assert with_partitions.num_rows == len(records)
+    assert back.schema.equals(schema.arrow_schema())
+    assert back.to_pylist() == [
+        {**row, "captured_at": _as_datetime(row["captured_at"]), "processed_at": _as_datetime(row["processed_at"])}
+        for row in data_rows
+    ]
+
+
+def _as_datetime(millis: int):
+    return face_records.from_epoch_millis(millis).replace(tzinfo=None)

@@ -1,0 +1,120 @@
+import json
+from pathlib import Path
+
+import pytest
+from shopper_analyze.settings import ConfigurationError, DeviceInfo, load_settings
+
+from tests.lambdas.local_aws import DEVICE_REGISTRY, function_environment, write_device_registry
+
+
+@pytest.fixture
+def code_dir(tmp_path: Path) -> Path:
+    """The function's code folder as deployed: the stack bundles device_registry.json into it."""
+    write_device_registry(tmp_path)
+    return tmp_path
+
+
+def deployed_environment(**overrides: str) -> dict[str, str]:
+    """Exactly what stacks/process.py sets: the registry file name, relative to the code folder."""
+    env = function_environment(**overrides)
+    del env["DEVICE_REGISTRY"]
+    env["DEVICE_REGISTRY_FILE"] = "device_registry.json"
+    return env
+
+
+def test_stack_environment_is_read_into_typed_settings(code_dir):
+    settings = load_settings(deployed_environment(MIN_DETECTION_CONFIDENCE="95.5"), base_dir=code_dir)
+
+    assert settings.device_registry["pi-s002-aisle-3"] == DeviceInfo(
+        store_id="store-002", camera_id="aisle-3", zone="grocery"
+    )
+    assert set(settings.device_registry) == set(DEVICE_REGISTRY)
+    assert (settings.min_detection_confidence, settings.min_sharpness) == (95.5, 10.0)
+    assert settings.firehose_stream_name == "shopper-faces"
+
+
+def test_inline_registry_is_accepted_for_local_runs(tmp_path):
+    settings = load_settings(function_environment(), base_dir=tmp_path)  # no file in tmp_path
+
+    assert settings.device_registry["pi-s001-entrance"].store_id == "store-001"
+
+
+def test_floors_default_to_90_confidence_and_no_sharpness_floor(code_dir):
+    env = deployed_environment()
+    del env["MIN_DETECTION_CONFIDENCE"], env["MIN_SHARPNESS"]
+
+    settings = load_settings(env, base_dir=code_dir)
+
+    assert (settings.min_detection_confidence, settings.min_sharpness) == (90.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FIREHOSE_STREAM_NAME",
+        "ARCHIVE_BUCKET",
+        "IDEMPOTENCY_TABLE",
+        "DEVICE_REGISTRY_FILE",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    ],
+)
+def test_missing_required_variable_is_named(code_dir, name):
+    env = deployed_environment()
+    del env[name]
+
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings(env, base_dir=code_dir)
+
+
+def test_registry_file_missing_from_the_code_folder_is_named_with_its_path(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"DEVICE_REGISTRY_FILE=device_registry.json \(.*\) cannot be read"):
+        load_settings(deployed_environment(), base_dir=tmp_path)
+
+
+def test_registry_file_and_inline_registry_together_are_refused(code_dir):
+    env = deployed_environment()
+    env["DEVICE_REGISTRY"] = json.dumps(DEVICE_REGISTRY)
+
+    with pytest.raises(ConfigurationError, match="only one of"):
+        load_settings(env, base_dir=code_dir)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"MIN_DETECTION_CONFIDENCE": "high"}, "MIN_DETECTION_CONFIDENCE='high' is not a number"),
+        ({"MIN_SHARPNESS": "101"}, "MIN_SHARPNESS='101' must be between 0 and 100"),
+        ({"MIN_SHARPNESS": "nan"}, "MIN_SHARPNESS='nan' must be between 0 and 100"),
+    ],
+)
+def test_invalid_floor_is_refused_with_a_message_naming_it(code_dir, overrides, message):
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(deployed_environment(**overrides), base_dir=code_dir)
+
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "is not valid JSON"),
+        ("{}", "must be a non-empty JSON object"),
+        (json.dumps({"pi 1": {}}), "device id 'pi 1' is not a valid device id"),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "camera_id": "c"}}),
+            "device 'pi-1' must have exactly the keys store_id, camera_id, zone",
+        ),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "camera_id": "c", "zone": ""}}),
+            "device 'pi-1' has an empty or non-string value",
+        ),
+    ],
+)
+def test_invalid_registry_file_is_refused_with_a_message_naming_it(tmp_path, content, message):
+    (tmp_path / "device_registry.json").write_text(content)
+
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(deployed_environment(), base_dir=tmp_path)
+
+    assert str(error.value).startswith("DEVICE_REGISTRY_FILE=device_registry.json")
+    assert message in str(error.value)
