@@ -60,7 +60,7 @@ class IngestTier(Construct):
         retention: Duration,
         name_prefix: str,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        queue_visibility_timeout: Duration = Duration.minutes(6),
+        queue_visibility_timeout: Duration = Duration.minutes(30),
         max_receive_count: int = 5,
         credential_duration: Duration = Duration.hours(1),
         server_access_logs_bucket: s3.IBucket | None = None,

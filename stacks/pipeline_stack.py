@@ -10,7 +10,7 @@ from constructs import Construct
 from stacks.analytics import AnalyticsTier
 from stacks.config import Deployment
 from stacks.ingest import IngestTier
-from stacks.process import ProcessTier
+from stacks.process import QUEUE_VISIBILITY_TIMEOUT, ProcessTier
 from stacks.storage import access_log_bucket
 
 
@@ -44,6 +44,7 @@ class PipelineStack(Stack):
             name_prefix=name_prefix,
             removal_policy=removal_policy,
             server_access_logs_bucket=logs,
+            queue_visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
         )
         self.analytics = AnalyticsTier(
             self,

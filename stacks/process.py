@@ -11,9 +11,11 @@ Defaults:
   rekognition:DetectFaces; read and delete under ``incoming/`` of the source
   bucket only; write to the archive bucket; firehose:PutRecordBatch on this
   stream only; the idempotency table.
-- SQS event source: batches of 10, partial batch failures reported,
-  maximum concurrency derived from the Rekognition requests-per-second budget
-  (``max_concurrency_for``).
+- SQS event source: batches of up to 500 images within a 30 s window (so
+  records share PutRecordBatch calls), partial batch failures reported;
+  maximum concurrency and analysis threads per invocation derived from the
+  Rekognition requests-per-second budget (``parallelism_for``). The queue's
+  visibility timeout must be ``QUEUE_VISIBILITY_TIMEOUT`` (6x the timeout).
 - DynamoDB idempotency table (on-demand, TTL, PITR, AWS-managed encryption).
 - Firehose delivery stream (DirectPut, AWS-owned-key encryption): JSON →
   Parquet (SNAPPY) with the Glue table as schema, dynamic partitioning on
@@ -61,21 +63,39 @@ DEVICE_REGISTRY_FILE = "device_registry.json"
 #: Keep in step with aws-lambda-powertools in requirements-dev.txt (a test checks).
 POWERTOOLS_VERSION = "3.37.0"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
-#: Assumed DetectFaces calls one busy worker makes per second (≥ 0.5 s per
-#: image end to end: DetectFaces, PutRecordBatch, copy and delete).
-CALLS_PER_SECOND_PER_WORKER = 2
+#: Assumed DetectFaces calls one analysis thread makes per second (≥ 0.5 s per
+#: image end to end: DetectFaces, then its share of delivery and archiving).
+CALLS_PER_SECOND_PER_THREAD = 2
+#: Upper bound of analysis threads in one invocation (boto3 clients are
+#: thread-safe; more threads mostly wait on Rekognition's adaptive limiter).
+MAX_ANALYZE_THREADS = 8
 #: SQS event source mappings accept a maximum concurrency of 2..1000.
 _MIN_SQS_CONCURRENCY, _MAX_SQS_CONCURRENCY = 2, 1000
+#: Big batches are what keep PutRecordBatch calls ≤ 3 per 1,000 faces even
+#: with one face per image; the window lets a quiet store fill them.
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_WINDOW = Duration.seconds(30)
+DEFAULT_TIMEOUT = Duration.minutes(5)
+#: AWS recommends a queue visibility timeout of at least six times the
+#: function timeout for SQS event sources.
+QUEUE_VISIBILITY_TIMEOUT = Duration.minutes(30)
 
-_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache")
 
+def parallelism_for(rekognition_tps: int) -> tuple[int, int]:
+    """(maximum concurrent invocations, analysis threads each) that keep DetectFaces near the budget.
 
-def max_concurrency_for(rekognition_tps: int) -> int:
-    """Concurrent workers that keep DetectFaces within the budget (adaptive retries absorb bursts)."""
+    Adaptive retries absorb the rest: the minimum of two concurrent
+    invocations SQS allows may exceed a budget of one or two requests/second.
+    """
     if rekognition_tps < 1:
         raise ValueError("rekognition_tps must be at least 1")
-    workers = math.ceil(rekognition_tps / CALLS_PER_SECOND_PER_WORKER)
-    return max(_MIN_SQS_CONCURRENCY, min(_MAX_SQS_CONCURRENCY, workers))
+    streams = math.ceil(rekognition_tps / CALLS_PER_SECOND_PER_THREAD)
+    workers = max(_MIN_SQS_CONCURRENCY, min(_MAX_SQS_CONCURRENCY, math.ceil(streams / MAX_ANALYZE_THREADS)))
+    threads = max(1, min(MAX_ANALYZE_THREADS, math.ceil(streams / workers)))
+    return workers, threads
+
+
+_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache")
 
 
 def powertools_layer_parameter(runtime: lambda_.Runtime = LAMBDA_RUNTIME, version: str = POWERTOOLS_VERSION) -> str:
@@ -108,7 +128,8 @@ class ProcessTier(Construct):
     """Analyze Lambda fed by SQS, idempotency table, Firehose to Parquet.
 
     Attributes: ``function``, ``role``, ``event_source``,
-    ``idempotency_table``, ``delivery_stream``, ``max_concurrency``.
+    ``idempotency_table``, ``delivery_stream``, ``max_concurrency``,
+    ``analyze_threads``.
     """
 
     def __init__(
@@ -125,9 +146,9 @@ class ProcessTier(Construct):
         rekognition_tps: int,
         min_detection_confidence: float = 90.0,
         min_sharpness: float = 0.0,
-        batch_size: int = 10,
-        max_batching_window: Duration = Duration.seconds(5),
-        timeout: Duration = Duration.seconds(60),
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batching_window: Duration = DEFAULT_BATCH_WINDOW,
+        timeout: Duration = DEFAULT_TIMEOUT,
         memory_size: int = 512,
         buffering_size: Size = Size.mebibytes(128),
         # Firehose's maximum: each flush writes one object per store/day
@@ -140,14 +161,14 @@ class ProcessTier(Construct):
         super().__init__(scope, id_)
         if not device_registry:
             raise ValueError("ProcessTier needs a device registry with at least one device")
-        if not 1 <= batch_size <= 10:
-            # Larger SQS batches would need a batching window and risk the
-            # Lambda timeout while Rekognition throttles.
-            raise ValueError("ProcessTier batch_size must be 1..10")
+        if not 1 <= batch_size <= 10_000:
+            raise ValueError("ProcessTier batch_size must be 1..10000 (the SQS event source limit)")
+        if batch_size > 10 and max_batching_window.to_seconds() < 1:
+            raise ValueError("ProcessTier batch_size above 10 needs a max_batching_window of at least 1 second")
         # Firehose refuses format conversion below 64 MiB of buffer.
         if buffering_size.to_mebibytes() < 64:
             raise ValueError("ProcessTier buffering_size must be at least 64 MiB for Parquet conversion")
-        self.max_concurrency = max_concurrency_for(rekognition_tps)
+        self.max_concurrency, self.analyze_threads = parallelism_for(rekognition_tps)
 
         self._build_delivery_stream(
             curated_bucket, faces_table, buffering_size, buffering_interval, log_retention, removal_policy
@@ -203,6 +224,7 @@ class ProcessTier(Construct):
                 "DEVICE_REGISTRY_FILE": DEVICE_REGISTRY_FILE,
                 "MIN_DETECTION_CONFIDENCE": f"{min_detection_confidence:g}",
                 "MIN_SHARPNESS": f"{min_sharpness:g}",
+                "ANALYZE_THREADS": str(self.analyze_threads),
                 "POWERTOOLS_SERVICE_NAME": "shopper-sentiment-analyze",
                 "POWERTOOLS_METRICS_NAMESPACE": "ShopperSentiment",
                 "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -72,7 +72,7 @@ def test_incoming_uploads_notify_the_queue_which_has_a_dead_letter_queue(ingest)
         "AWS::SQS::Queue",
         {
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5},
-            "VisibilityTimeout": 360,
+            "VisibilityTimeout": 1800,
             "SqsManagedSseEnabled": True,
         },
     )

@@ -14,10 +14,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from stacks.process import (
+    CALLS_PER_SECOND_PER_THREAD,
     DEVICE_REGISTRY_FILE,
     POWERTOOLS_VERSION,
+    QUEUE_VISIBILITY_TIMEOUT,
     ProcessTier,
-    max_concurrency_for,
+    parallelism_for,
 )
 from tests.stacks.conftest import PROJECT_ROOT, new_app
 
@@ -90,17 +92,29 @@ def test_sqs_event_source_reports_partial_failures_and_caps_concurrency(process)
         "AWS::Lambda::EventSourceMapping",
         {
             "EventSourceArn": {"Fn::GetAtt": [ref(stack, deps["queue"]), "Arn"]},
-            "BatchSize": 10,
-            "MaximumBatchingWindowInSeconds": 5,
+            "BatchSize": 500,
+            "MaximumBatchingWindowInSeconds": 30,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": {"MaximumConcurrency": max_concurrency_for(20)},
+            "ScalingConfig": {"MaximumConcurrency": parallelism_for(20)[0]},
         },
     )
 
 
-@pytest.mark.parametrize(("tps", "workers"), [(1, 2), (5, 3), (20, 10), (50, 25), (5000, 1000)])
-def test_concurrency_is_derived_from_the_rekognition_budget(tps, workers):
-    assert max_concurrency_for(tps) == workers
+@pytest.mark.parametrize(
+    ("tps", "workers", "threads"), [(1, 2, 1), (5, 2, 2), (20, 2, 5), (50, 4, 7), (5000, 313, 8), (1000, 63, 8)]
+)
+def test_concurrency_and_threads_are_derived_from_the_rekognition_budget(tps, workers, threads):
+    assert parallelism_for(tps) == (workers, threads)
+    streams = -(-tps // CALLS_PER_SECOND_PER_THREAD)  # parallel DetectFaces callers the budget allows
+    assert workers * threads >= streams  # the budget can be used
+    assert workers * threads < streams + workers  # at most one thread per worker over it
+
+
+def test_function_gets_its_thread_count_and_a_timeout_the_queue_covers(process):
+    stack, tier, template, _ = process
+    fn = template.to_json()["Resources"][ref(stack, tier.function)]["Properties"]
+    assert fn["Environment"]["Variables"]["ANALYZE_THREADS"] == str(tier.analyze_threads)
+    assert fn["Timeout"] * 6 <= QUEUE_VISIBILITY_TIMEOUT.to_seconds()
 
 
 def policy_statements(template: Template, role_logical_id: str) -> list[dict]:
@@ -251,7 +265,8 @@ def test_the_asset_ships_the_device_registry_of_the_deployment(demo_assembly, de
     ("kwargs", "message"),
     [
         ({"device_registry": {}}, "at least one device"),
-        ({"batch_size": 11}, "batch_size"),
+        ({"batch_size": 10_001}, "batch_size"),
+        ({"batch_size": 11, "max_batching_window": cdk.Duration.seconds(0)}, "max_batching_window"),
         ({"buffering_size": cdk.Size.mebibytes(32)}, "64 MiB"),
         ({"rekognition_tps": 0}, "at least 1"),
     ],
