@@ -9,7 +9,8 @@ CONFIG ?=
 CDK_CONFIG := $(if $(CONFIG),-c config=$(CONFIG),)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: synth test bench lint clean
+.PHONY: synth test demo bench lint clean
+IMAGES ?=
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,10 @@ synth: $(BIN)/activate node_modules/.package-lock.json
 test: $(VENV)/.dev-installed node_modules/.package-lock.json
 	$(BIN)/python -m pytest
 
+## demo: the whole pipeline on this machine (moto, local face analyzer, DuckDB) → .demo/report/report.html
+demo: $(VENV)/.dev-installed
+	$(BIN)/python -m local.demo $(if $(IMAGES),--images "$(IMAGES)",)
+
 ## bench: print the benchmark figures (synth time, handler, edge, queries)
 bench: $(VENV)/.dev-installed node_modules/.package-lock.json
 	@set -e; for script in bench/bench_*.py; do \
@@ -49,4 +54,4 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .demo
