@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.nag import acknowledge
+
+
+def _private_bucket(scope: Construct, id_: str, **props: Any) -> s3.Bucket:
+    # What no bucket of ours may lack; callers add logging, versioning, lifecycle.
+    return s3.Bucket(
+        scope,
+        id_,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        **props,
+    )
 
 
 def secure_bucket(
@@ -27,13 +41,9 @@ def secure_bucket(
     caller's credentials, and per-request KMS charges would add to every
     image for no gain in this threat model (the data never leaves the account).
     """
-    return s3.Bucket(
+    return _private_bucket(
         scope,
         id_,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=versioned,
         server_access_logs_bucket=server_access_logs_bucket,
         server_access_logs_prefix=server_access_logs_prefix,
@@ -44,13 +54,9 @@ def secure_bucket(
 
 def access_log_bucket(scope: Construct, id_: str, *, removal_policy: RemovalPolicy) -> s3.Bucket:
     """The destination of S3 server access logs (private, encrypted, 1-year expiry)."""
-    bucket = s3.Bucket(
+    bucket = _private_bucket(
         scope,
         id_,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
         removal_policy=removal_policy,
     )
