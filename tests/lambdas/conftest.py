@@ -13,13 +13,13 @@ import boto3
 import pytest
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.provider import cold_start
-from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.lambdas.local_aws import (
     LAMBDA_DIR,
     REGION,
     FakeLambdaContext,
+    UnorderedStubber,
     create_resources,
     function_environment,
     load_handler_module,
@@ -82,8 +82,8 @@ def analyze_app(aws: boto3.Session) -> ModuleType:
 
 
 @pytest.fixture
-def rekognition(analyze_app: ModuleType) -> Iterator[Stubber]:
-    """Stubbed Rekognition (moto has no DetectFaces); every queued response must be used."""
-    with Stubber(analyze_app.rekognition) as stubber:
+def rekognition(analyze_app: ModuleType) -> Iterator[UnorderedStubber]:
+    """Stubbed Rekognition (moto has no DetectFaces), in any call order; every queued response must be used."""
+    with UnorderedStubber(analyze_app.rekognition) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()

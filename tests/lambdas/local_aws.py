@@ -11,12 +11,16 @@ import hashlib
 import importlib.util
 import json
 import sys
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote_plus
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import StubAssertionError
 
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO / "lambdas" / "analyze_image"
@@ -229,3 +233,81 @@ def log_lines(output: str) -> list[dict[str, Any]]:
             if "_aws" not in entry:
                 entries.append(entry)
     return entries
+
+
+class UnorderedStubber:
+    """botocore's Stubber for calls that arrive in any order, from several threads.
+
+    The handler analyzes the images of a batch concurrently, so the order of
+    DetectFaces calls is not the order of the messages. A call takes the first
+    queued response whose operation and expected parameters it matches (every
+    parameter when ``expected_params`` is given, as Stubber checks them); a
+    call that matches none fails like an unstubbed call. Same public methods
+    as the Stubber the tests used before (add_response, add_client_error,
+    assert_no_pending_responses, use as a context manager).
+    """
+
+    _CLAIMED = "unordered_stubber.response"
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._queue: list[dict[str, Any]] = []
+        self._ids = (f"unordered-stubber-params-{id(self)}", f"unordered-stubber-call-{id(self)}")
+
+    def __enter__(self) -> UnorderedStubber:
+        self.activate()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.deactivate()
+
+    def activate(self) -> None:
+        events = self.client.meta.events
+        events.register_first("before-parameter-build.*.*", self._claim, unique_id=self._ids[0])
+        events.register("before-call.*.*", self._respond, unique_id=self._ids[1])
+
+    def deactivate(self) -> None:
+        events = self.client.meta.events
+        events.unregister("before-parameter-build.*.*", self._claim, unique_id=self._ids[0])
+        events.unregister("before-call.*.*", self._respond, unique_id=self._ids[1])
+
+    def add_response(self, method: str, service_response: dict[str, Any], expected_params: Any = None) -> None:
+        self._add(method, AWSResponse(None, 200, {}, None), service_response, expected_params)
+
+    def add_client_error(
+        self,
+        method: str,
+        service_error_code: str = "",
+        service_message: str = "",
+        http_status_code: int = 400,
+        expected_params: Any = None,
+    ) -> None:
+        parsed = {
+            "ResponseMetadata": {"HTTPStatusCode": http_status_code},
+            "Error": {"Message": service_message, "Code": service_error_code},
+        }
+        self._add(method, AWSResponse(None, http_status_code, {}, None), parsed, expected_params)
+
+    def assert_no_pending_responses(self) -> None:
+        with self._lock:
+            pending = [(entry["operation"], entry["expected_params"]) for entry in self._queue]
+        assert not pending, f"stubbed responses never used: {pending}"
+
+    def _add(self, method: str, http: AWSResponse, parsed: dict[str, Any], expected_params: Any) -> None:
+        operation = self.client.meta.method_to_api_mapping[method]
+        with self._lock:
+            self._queue.append({"operation": operation, "response": (http, parsed), "expected_params": expected_params})
+
+    def _claim(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            for position, entry in enumerate(self._queue):
+                expected = entry["expected_params"]
+                if entry["operation"] == model.name and (expected is None or expected == params):
+                    context[self._CLAIMED] = self._queue.pop(position)["response"]
+                    return
+        raise StubAssertionError(operation_name=model.name, reason=f"no stubbed response matches {params}")
+
+    def _respond(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        http, parsed = context.pop(self._CLAIMED)
+        return http, copy.deepcopy(parsed)

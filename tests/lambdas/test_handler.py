@@ -5,18 +5,19 @@ from __future__ import annotations
 import copy
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.stub import Stubber
 
 from tests.lambdas.local_aws import (
     ARCHIVE_BUCKET,
     IDEMPOTENCY_TABLE,
     SOURCE_BUCKET,
     FakeLambdaContext,
+    UnorderedStubber,
     delivered_records,
     emf_metrics,
     faces_response,
@@ -37,14 +38,16 @@ NO_FACES = load_event("detect_faces_no_faces.json")
 LOW_QUALITY_FACES = load_event("detect_faces_low_quality_faces.json")
 
 
-def expect_detect_faces(stubber: Stubber, key: str, response: dict[str, Any], version_id: str | None = None) -> None:
+def expect_detect_faces(
+    stubber: UnorderedStubber, key: str, response: dict[str, Any], version_id: str | None = None
+) -> None:
     s3_object = {"Bucket": SOURCE_BUCKET, "Name": key, **({"Version": version_id} if version_id else {})}
     stubber.add_response(
         "detect_faces", copy.deepcopy(response), {"Image": {"S3Object": s3_object}, "Attributes": ["ALL"]}
     )
 
 
-def expect_detect_faces_error(stubber: Stubber, key: str, code: str, status: int = 400) -> None:
+def expect_detect_faces_error(stubber: UnorderedStubber, key: str, code: str, status: int = 400) -> None:
     stubber.add_client_error(
         "detect_faces",
         service_error_code=code,
@@ -199,7 +202,8 @@ def test_analysis_is_stored_for_redelivery_with_a_ttl(analyze_app, rekognition, 
 
     analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
-    (item,) = aws.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    items = aws.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    (item,) = [i for i in items if "status" in i]  # Powertools' record; the other is the delivered marker
     assert item["status"]["S"] == "COMPLETED"
     ttl = int(item["expiration"]["N"]) - time.time()
     assert 6.9 * 24 * 3600 < ttl <= 7 * 24 * 3600
@@ -291,6 +295,261 @@ def test_redelivery_after_failed_delivery_reuses_the_analysis(
     records = delivered_records(s3)
     assert len(records) == 3
     assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+
+
+# --- records written once: the delivered marker ----------------------------------------------------
+
+
+def upload_version(s3: Any, key: str, body: bytes = JPEG) -> dict[str, Any]:
+    """Put into the (versioned) source bucket; the S3 event record S3 would send for this version."""
+    put = s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
+    return s3_record(key, version_id=put["VersionId"], etag=put["ETag"].strip('"'), size=len(body))
+
+
+def versions_left(s3: Any) -> list[str]:
+    listing = s3.list_object_versions(Bucket=SOURCE_BUCKET)
+    return [v["VersionId"] for v in listing.get("Versions", [])] + [
+        m["VersionId"] for m in listing.get("DeleteMarkers", [])
+    ]
+
+
+def fail_copies(analyze_app: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """CopyObject to the archive is denied while ``switch["fail"]`` is true."""
+    from botocore.exceptions import ClientError
+
+    real = analyze_app.s3.copy_object
+    switch = {"fail": True}
+
+    def copy_object(**kwargs: Any) -> Any:
+        if switch["fail"]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
+        return real(**kwargs)
+
+    monkeypatch.setattr(analyze_app.s3, "copy_object", copy_object)
+    return switch
+
+
+def test_same_bytes_uploaded_again_as_a_new_version_are_not_analyzed_or_written_again(
+    analyze_app, rekognition, s3, lambda_context, capsys
+):
+    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = image_key()
+    first = upload_version(s3, key)
+    expect_detect_faces(rekognition, key, THREE_FACES, version_id=first["s3"]["object"]["versionId"])  # once only
+    assert analyze_app.handler(sqs_event(s3_notification(first)), lambda_context) == {"batchItemFailures": []}
+    ids = sorted(r["record_id"] for r in delivered_records(s3))
+
+    # The edge agent was killed between S3's confirmation and its ledger: the same bytes again, a new version.
+    second = upload_version(s3, key)
+    assert second["s3"]["object"]["versionId"] != first["s3"]["object"]["versionId"]
+    assert second["s3"]["object"]["eTag"] == first["s3"]["object"]["eTag"]
+    response = analyze_app.handler(sqs_event(s3_notification(second)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(r["record_id"] for r in delivered_records(s3)) == ids  # one copy of each record
+    assert versions_left(s3) == []  # the second version left incoming/ as well
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["ImagesAnalyzed"] == 1
+    assert metrics["RecordsAlreadyDelivered"] == 3
+    assert metrics["ImagesProcessed"] == 2
+
+
+def test_same_bytes_uploaded_twice_in_one_batch_are_analyzed_and_written_once(
+    analyze_app, rekognition, s3, lambda_context, capsys
+):
+    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = image_key()
+    first, second = upload_version(s3, key), upload_version(s3, key)
+    expect_detect_faces(rekognition, key, THREE_FACES, version_id=first["s3"]["object"]["versionId"])
+
+    response = analyze_app.handler(sqs_event(s3_notification(first), s3_notification(second)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+    assert versions_left(s3) == []
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert (metrics["ImagesAnalyzed"], metrics["FacesDelivered"], metrics["ImagesProcessed"]) == (1, 3, 2)
+
+
+def test_second_upload_in_a_batch_waits_when_the_first_ones_records_are_not_delivered(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch
+):
+    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = image_key()
+    first, second = upload_version(s3, key), upload_version(s3, key)
+    expect_detect_faces(rekognition, key, THREE_FACES, version_id=first["s3"]["object"]["versionId"])
+    real = analyze_app.firehose
+    monkeypatch.setattr(analyze_app, "firehose", FlakyFirehose(real, reject=lambda call, record: True))
+    event = sqs_event(s3_notification(first), s3_notification(second))
+
+    response = analyze_app.handler(event, lambda_context)
+
+    # Neither version may leave incoming/ before the records of their bytes are in.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+    assert len(versions_left(s3)) == 2
+    monkeypatch.setattr(analyze_app, "firehose", real)
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+    assert versions_left(s3) == []
+
+
+def test_redelivery_after_firehose_accepted_but_archiving_failed_does_not_write_records_again(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch, capsys
+):
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)  # only once, for both invocations
+    event = sqs_event(s3_notification(s3_record(key)))
+    copies = fail_copies(analyze_app, monkeypatch)
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert len(delivered_records(s3)) == 3
+    assert keys_in(s3, SOURCE_BUCKET) == [key]
+
+    copies["fail"] = False
+    response = analyze_app.handler(event, lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+    assert keys_in(s3, SOURCE_BUCKET) == []
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["RecordsAlreadyDelivered"] == 3
+    assert metrics["FacesDelivered"] == 3  # all from the first invocation
+
+
+def test_marker_lost_in_a_crash_is_the_only_case_that_sends_records_again(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch, aws
+):
+    from shopper_analyze.delivered_markers import marker_id
+
+    marked, crashed = upload(s3, image_key(content=b"marked")), upload(s3, image_key(content=b"crashed"))
+    expect_detect_faces(rekognition, marked, THREE_FACES)
+    expect_detect_faces(rekognition, crashed, THREE_FACES)
+    events = [s3_record(marked), s3_record(crashed)]
+    event = sqs_event(*(s3_notification(e) for e in events))
+    copies = fail_copies(analyze_app, monkeypatch)
+    assert analyze_app.handler(event, lambda_context) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]
+    }
+    first = delivered_records(s3)
+    first_ids = {k: sorted(r["record_id"] for r in first if r["image_key"] == k) for k in (marked, crashed)}
+    # The crash window: Firehose accepted the records, the invocation died before the marker was written.
+    etag = events[1]["s3"]["object"]["eTag"]
+    aws.client("dynamodb").delete_item(
+        TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": marker_id((SOURCE_BUCKET, crashed, etag))}}
+    )
+
+    copies["fail"] = False
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+
+    records = delivered_records(s3)
+    assert sorted(r["record_id"] for r in records if r["image_key"] == marked) == first_ids[marked]
+    resent = sorted(r["record_id"] for r in records if r["image_key"] == crashed)
+    assert resent == sorted(first_ids[crashed] * 2)  # sent again, with the same record ids: removable downstream
+    assert keys_in(s3, ARCHIVE_BUCKET) == sorted([marked, crashed])
+
+
+def test_failed_marker_write_is_reported_and_the_image_still_archived(
+    analyze_app, rekognition, s3, lambda_context, capsys
+):
+    from botocore.exceptions import ClientError
+
+    key = upload(s3, image_key())
+    expect_detect_faces(rekognition, key, THREE_FACES)
+
+    def refuse_markers(params: dict[str, Any], **_: Any) -> None:
+        if params["Item"]["id"]["S"].startswith("delivered#"):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "PutItem")
+
+    analyze_app.dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", refuse_markers)
+
+    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(delivered_records(s3)) == 3
+    assert keys_in(s3, ARCHIVE_BUCKET) == [key]
+    assert emf_metrics(capsys.readouterr().out)["DeliveredMarkersFailed"] == 1
+
+
+def test_image_whose_records_arrived_is_archived_even_when_its_message_fails(
+    analyze_app, rekognition, s3, lambda_context, monkeypatch
+):
+    good, bad = upload(s3, image_key(content=b"good")), upload(s3, image_key(content=b"bad"))
+    expect_detect_faces(rekognition, good, THREE_FACES)
+    expect_detect_faces(rekognition, bad, THREE_FACES)
+    event = sqs_event(s3_notification(s3_record(good), s3_record(bad)))  # one message, two images
+    real = analyze_app.firehose
+    monkeypatch.setattr(analyze_app, "firehose", FlakyFirehose(real, reject=lambda call, r: r["image_key"] == bad))
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert keys_in(s3, ARCHIVE_BUCKET) == [good]
+
+    monkeypatch.setattr(analyze_app, "firehose", real)
+    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+
+    records = delivered_records(s3)
+    assert sorted(r["image_key"] for r in records) == sorted([good] * 3 + [bad] * 3)
+    assert keys_in(s3, ARCHIVE_BUCKET) == sorted([good, bad])
+
+
+# --- concurrency -----------------------------------------------------------------------------------
+
+
+class BarrierAnalyzer:
+    """Answers DetectFaces only once ``parties`` calls wait at the same time: proof they run concurrently."""
+
+    name = "rekognition"
+
+    def __init__(self, parties: int, faces_by_key: dict[str, int]) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.faces_by_key = faces_by_key
+        self.threads: set[str] = set()
+
+    def detect_faces(self, *, bucket: str, key: str, version_id: str | None) -> list[dict[str, Any]]:
+        self.threads.add(threading.current_thread().name)
+        self.barrier.wait()
+        return faces_response(self.faces_by_key[key])["FaceDetails"]
+
+
+def test_images_of_a_batch_are_analyzed_concurrently_with_correct_logs_and_metrics(
+    analyze_app, s3, lambda_context, capsys
+):
+    keys = [upload(s3, image_key(content=str(i).encode())) for i in range(8)]
+    faces = {key: i + 1 for i, key in enumerate(keys)}
+    analyze_app.analyzer = BarrierAnalyzer(parties=4, faces_by_key=faces)
+    analyze_app.logger.logger_handler.setStream(sys.stdout)
+
+    response = analyze_app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(analyze_app.analyzer.threads) >= 4
+    assert sorted(r["image_key"] for r in delivered_records(s3)) == sorted(k for k in keys for _ in range(faces[k]))
+    output = capsys.readouterr().out
+    metrics = emf_metrics(output)
+    assert (metrics["ImagesReceived"], metrics["ImagesAnalyzed"], metrics["ImagesProcessed"]) == (8, 8, 8)
+    assert metrics["FacesDetected"] == metrics["FacesDelivered"] == sum(faces.values())
+    assert metrics["FirehoseCalls"] == 1
+    analyzed = [e for e in log_lines(output) if e["message"] == "image analyzed"]
+    # Each thread's log lines name its own image and message, never another thread's.
+    assert sorted((e["image_key"], e["correlation_id"], e["faces_detected"]) for e in analyzed) == sorted(
+        (key, f"m{i}", faces[key]) for i, key in enumerate(keys)
+    )
+    archived = [e for e in log_lines(output) if e["message"] == "image archived"]
+    assert sorted((e["image_key"], e["correlation_id"]) for e in archived) == sorted(
+        (key, f"m{i}") for i, key in enumerate(keys)
+    )
+
+
+def test_one_analysis_thread_processes_the_batch_too(aws, monkeypatch, s3, lambda_context):
+    monkeypatch.setenv("ANALYZE_THREADS", "1")
+    app = load_handler_module()
+    keys = [upload(s3, image_key(content=str(i).encode())) for i in range(3)]
+    app.analyzer = BarrierAnalyzer(parties=1, faces_by_key=dict.fromkeys(keys, 2))
+
+    response = app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert app.analyzer.threads == {"analyze_0"}
+    assert len(delivered_records(s3)) == 6
 
 
 # --- Firehose failures ---------------------------------------------------------------------------

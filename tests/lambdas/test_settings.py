@@ -48,6 +48,15 @@ def test_floors_default_to_90_confidence_and_no_sharpness_floor(code_dir):
     assert (settings.min_detection_confidence, settings.min_sharpness) == (90.0, 0.0)
 
 
+@pytest.mark.parametrize(("raw", "threads"), [(None, 8), ("", 8), ("1", 1), (" 16 ", 16), ("32", 32)])
+def test_analysis_threads_default_to_8_and_accept_1_to_32(code_dir, raw, threads):
+    env = deployed_environment()
+    if raw is not None:
+        env["ANALYZE_THREADS"] = raw
+
+    assert load_settings(env, base_dir=code_dir).analyze_threads == threads
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -85,6 +94,10 @@ def test_registry_file_and_inline_registry_together_are_refused(code_dir):
         ({"MIN_DETECTION_CONFIDENCE": "high"}, "MIN_DETECTION_CONFIDENCE='high' is not a number"),
         ({"MIN_SHARPNESS": "101"}, "MIN_SHARPNESS='101' must be between 0 and 100"),
         ({"MIN_SHARPNESS": "nan"}, "MIN_SHARPNESS='nan' must be between 0 and 100"),
+        ({"ANALYZE_THREADS": "eight"}, "ANALYZE_THREADS='eight' is not a whole number"),
+        ({"ANALYZE_THREADS": "2.5"}, "ANALYZE_THREADS='2.5' is not a whole number"),
+        ({"ANALYZE_THREADS": "0"}, "ANALYZE_THREADS='0' must be between 1 and 32"),
+        ({"ANALYZE_THREADS": "33"}, "ANALYZE_THREADS='33' must be between 1 and 32"),
     ],
 )
 def test_invalid_floor_is_refused_with_a_message_naming_it(code_dir, overrides, message):

@@ -17,6 +17,10 @@ from pathlib import Path
 # Same alphabets as stacks/config.py (the deployed code cannot import it).
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 _REGISTRY_FIELDS = ("store_id", "camera_id", "zone")
+DEFAULT_ANALYZE_THREADS = 8
+#: More threads than this mostly wait on Rekognition's rate limiter and on the
+#: client connection pools, and stretch a batch past its share of the quota.
+MAX_ANALYZE_THREADS = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -40,6 +44,7 @@ class Settings:
     device_registry: Mapping[str, DeviceInfo]
     min_detection_confidence: float
     min_sharpness: float
+    analyze_threads: int
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:
@@ -59,6 +64,19 @@ def _percentage(environ: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"environment variable {name}={raw!r} is not a number") from None
     if not (math.isfinite(value) and 0 <= value <= 100):
         raise ConfigurationError(f"environment variable {name}={raw!r} must be between 0 and 100")
+    return value
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"environment variable {name}={raw!r} must be between {low} and {high}")
     return value
 
 
@@ -125,4 +143,7 @@ def load_settings(environ: Mapping[str, str], *, base_dir: Path) -> Settings:
         device_registry=_device_registry(environ, base_dir),
         min_detection_confidence=_percentage(environ, "MIN_DETECTION_CONFIDENCE", 90.0),
         min_sharpness=_percentage(environ, "MIN_SHARPNESS", 0.0),
+        # Images of one batch analyzed at once; the stack sizes it with the
+        # event source's maximum concurrency to the Rekognition budget.
+        analyze_threads=_integer(environ, "ANALYZE_THREADS", DEFAULT_ANALYZE_THREADS, low=1, high=MAX_ANALYZE_THREADS),
     )
