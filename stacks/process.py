@@ -165,6 +165,10 @@ class ProcessTier(Construct):
             raise ValueError("ProcessTier batch_size must be 1..10000 (the SQS event source limit)")
         if batch_size > 10 and max_batching_window.to_seconds() < 1:
             raise ValueError("ProcessTier batch_size above 10 needs a max_batching_window of at least 1 second")
+        # The handler keeps 30 s back to deliver and archive a batch; below a
+        # minute every message would go straight back to SQS.
+        if timeout.to_seconds() < 60:
+            raise ValueError("ProcessTier timeout must be at least 60 seconds")
         # Firehose refuses format conversion below 64 MiB of buffer.
         if buffering_size.to_mebibytes() < 64:
             raise ValueError("ProcessTier buffering_size must be at least 64 MiB for Parquet conversion")

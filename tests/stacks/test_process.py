@@ -269,6 +269,7 @@ def test_the_asset_ships_the_device_registry_of_the_deployment(demo_assembly, de
         ({"batch_size": 11, "max_batching_window": cdk.Duration.seconds(0)}, "max_batching_window"),
         ({"buffering_size": cdk.Size.mebibytes(32)}, "64 MiB"),
         ({"rekognition_tps": 0}, "at least 1"),
+        ({"timeout": cdk.Duration.seconds(30)}, "at least 60 seconds"),
     ],
 )
 def test_process_tier_refuses_invalid_props(kwargs, message):
