@@ -34,6 +34,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from local.lambda_runtime import LambdaContextStub, load_handler
 from stacks.config import Deployment, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,24 +251,6 @@ def run_edge_agents(deployment: Deployment, spool: Path, state: Path, endpoint: 
 # --- the handler ------------------------------------------------------------------------------
 
 
-class LocalLambdaContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name = "shopper-sentiment-analyze-local"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:000000000000:function:shopper-sentiment-analyze-local"
-    aws_request_id = "local"
-    log_group_name = "/local/shopper-sentiment-analyze"
-    log_stream_name = "local"
-
-    def __init__(self, budget_ms: int = 300_000) -> None:
-        self._deadline = time.monotonic() + budget_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 class LocalFirehose:
     """Stands in for Firehose: accepts PutRecordBatch, keeps the records for Parquet conversion."""
 
@@ -287,25 +270,6 @@ class LocalFirehose:
             "Encrypted": False,
             "RequestResponses": [{"RecordId": f"local-{self.calls}-{i}"} for i in range(len(Records))],
         }
-
-
-def load_handler(environment: Mapping[str, str]) -> ModuleType:
-    """Import lambdas/analyze_image/app.py at 'cold start' with the function's environment."""
-    import importlib.util
-
-    lambda_dir = ROOT / "lambdas" / "analyze_image"
-    os.environ.update(environment)
-    if str(lambda_dir) not in sys.path:
-        sys.path.append(str(lambda_dir))
-    name = "analyze_image_app"
-    sys.modules.pop(name, None)
-    spec = importlib.util.spec_from_file_location(name, lambda_dir / "app.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {lambda_dir / 'app.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -351,7 +315,7 @@ def run_handler(app: ModuleType, endpoint: str, queue_url: str) -> dict[str, int
             empty_polls += 1
             continue
         empty_polls = 0
-        response = app.handler(sqs_event(messages, queue_arn), LocalLambdaContext())
+        response = app.handler(sqs_event(messages, queue_arn), LambdaContextStub(300_000, ticking=True))
         invocations += 1
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
         failures += len(failed)
@@ -434,7 +398,8 @@ def run_demo(
             # The handler logs (Powertools JSON, EMF metrics) to stdout, as in
             # Lambda; here they go to logs/lambda.log for the whole run.
             with (logs / "lambda.log").open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-                app = load_handler(environment)
+                os.environ.update(environment)
+                app = load_handler()
                 firehose = LocalFirehose()
                 analyzer = LocalFaceAnalyzer(s3_client=app.s3)
                 app.firehose = firehose

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
 import json
-import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,6 +19,8 @@ from urllib.parse import quote_plus
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import StubAssertionError
+
+from local.lambda_runtime import LambdaContextStub, load_handler
 
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO / "lambdas" / "analyze_image"
@@ -91,21 +91,8 @@ def create_resources(session: Any) -> None:
 
 
 def load_handler_module() -> ModuleType:
-    """Import lambdas/analyze_image/app.py afresh, as the Lambda runtime would at cold start.
-
-    It is loaded under its own name: a plain ``import app`` would clash with
-    the CDK app.py at the repository root.
-    """
-    if str(LAMBDA_DIR) not in sys.path:
-        sys.path.append(str(LAMBDA_DIR))
-    name = "analyze_image_app"
-    sys.modules.pop(name, None)
-    spec = importlib.util.spec_from_file_location(name, LAMBDA_DIR / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """Import lambdas/analyze_image/app.py afresh, as the Lambda runtime would at cold start."""
+    return load_handler()
 
 
 def image_key(
@@ -190,22 +177,8 @@ def faces_response(count: int) -> dict[str, Any]:
     return {"FaceDetails": details}
 
 
-class FakeLambdaContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name = "shopper-sentiment-analyze"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:shopper-sentiment-analyze"
-    aws_request_id = "7d9f8c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
-    log_group_name = "/aws/lambda/shopper-sentiment-analyze"
-    log_stream_name = "2026/03/14/[$LATEST]0123456789abcdef"
-
-    def __init__(self, remaining_ms: int = 60_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+#: The LambdaContext Powertools reads; 60 s left unless told otherwise.
+FakeLambdaContext = LambdaContextStub
 
 
 def emf_metrics(output: str) -> Counter[str]:
