@@ -477,6 +477,24 @@ def _archive(image: StagedImage, *, tally: MetricTally) -> Exception | None:
         logger.thread_safe_clear_keys()
 
 
+def _archive_all(
+    pool: Executor, images: list[StagedImage], tally: MetricTally
+) -> list[tuple[StagedImage, Exception | None]]:
+    """Archive concurrently; versions of one key one after the other.
+
+    Two versions of one key (an identical re-upload) copy to the same archive
+    key: racing them gains nothing, and in order the second finds its work done.
+    """
+    by_key: dict[tuple[str, str], list[StagedImage]] = {}
+    for image in images:
+        by_key.setdefault((image.source.bucket, image.source.key), []).append(image)
+
+    def archive_in_order(group: list[StagedImage]) -> list[tuple[StagedImage, Exception | None]]:
+        return [(image, _archive(image, tally=tally)) for image in group]
+
+    return [pair for done in pool.map(archive_in_order, by_key.values()) for pair in done]
+
+
 def settle(invocation: Invocation, pool: Executor, tally: MetricTally) -> list[tuple[SQSRecord, Exception]]:
     """Phase 2: deliver all staged records, mark what arrived, then archive each delivered image."""
     failed: dict[str, Exception] = {}
@@ -545,7 +563,7 @@ def settle(invocation: Invocation, pool: Executor, tally: MetricTally) -> list[t
                     "the records of the same bytes uploaded earlier were not delivered; this upload stays in incoming/"
                 ),
             )
-    for image, error in zip(to_archive, pool.map(partial(_archive, tally=tally), to_archive), strict=True):
+    for image, error in _archive_all(pool, to_archive, tally):
         if error is not None:
             failed.setdefault(image.message_id, error)
     return [(invocation.messages[message_id], exc) for message_id, exc in failed.items()]
