@@ -5,11 +5,12 @@ Defaults (each one refused if a caller tries to weaken it):
 
 - Every bucket: SSE-S3 encryption, BlockPublicAccess.BLOCK_ALL, TLS-only
   bucket policy (``enforce_ssl``), bucket-owner-enforced object ownership.
-- Source bucket: versioned (the analyzer's record ids include the version),
-  server access logs to a dedicated log bucket, ``incoming/`` object-created
-  notifications to an SQS queue (SSE, TLS-only) with a dead-letter queue
-  after ``max_receive_count`` failed receives. Noncurrent versions expire
-  after a day: the archive holds the copy that matters.
+- Source bucket: versioned (a re-upload never replaces the bytes an
+  analysis is reading), server access logs to a dedicated log bucket,
+  ``incoming/`` object-created notifications to an SQS queue (SSE, TLS-only)
+  with a dead-letter queue after ``max_receive_count`` failed receives, and
+  an alarm as soon as anything waits there. Noncurrent versions expire after
+  a day: the archive holds the copy that matters.
 - Archive bucket: objects expire after ``retention`` (the retention policy),
   also versioned and logged.
 - Edge fleet access: one IoT thing per device id, an IoT role alias in front
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_s3 as s3
@@ -47,7 +49,7 @@ class IngestTier(Construct):
     """Source and archive buckets, the incoming queue, and the edge fleet's access.
 
     Attributes: ``source_bucket``, ``archive_bucket``, ``log_bucket``,
-    ``queue``, ``dead_letter_queue``, ``edge_role``, ``role_alias_name``,
+    ``queue``, ``dead_letter_queue``, ``dead_letter_alarm``, ``edge_role``, ``role_alias_name``,
     ``iot_policy_name``, ``thing_names``.
     """
 
@@ -129,6 +131,22 @@ class IngestTier(Construct):
             "AwsSolutions-SQS3",
             "This queue is the dead-letter queue of the incoming queue; messages here wait for an operator "
             "to inspect and redrive them.",
+        )
+        # Nothing is lost while a message sits in the DLQ, but only for its
+        # 14-day retention: the alarm is what makes someone look in time.
+        # Callers add actions (SNS, chat) with dead_letter_alarm.add_alarm_action.
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLettersWaiting",
+            alarm_description="Images whose analysis failed repeatedly wait in the dead-letter queue; "
+            "inspect and redrive them within 14 days.",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.source_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,

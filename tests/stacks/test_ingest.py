@@ -177,3 +177,26 @@ def test_ingest_tier_refuses_unsafe_props(kwargs, message):
     props = {"device_ids": ["a"], "retention": cdk.Duration.days(1), "name_prefix": "x"} | kwargs
     with pytest.raises(ValueError, match=message):
         IngestTier(stack, "Ingest", **props)
+
+
+def test_a_message_in_the_dead_letter_queue_raises_an_alarm(ingest):
+    stack, tier, template = ingest
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Namespace": "AWS/SQS",
+            "Dimensions": [
+                {
+                    "Name": "QueueName",
+                    "Value": {
+                        "Fn::GetAtt": [stack.get_logical_id(tier.dead_letter_queue.node.default_child), "QueueName"]
+                    },
+                }
+            ],
+            "Statistic": "Maximum",
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
