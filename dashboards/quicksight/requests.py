@@ -71,6 +71,27 @@ def create_refresh_schedule_request(*, aws_account_id: str, data_set_id: str, **
     return {"AwsAccountId": aws_account_id, "DataSetId": data_set_id, "Schedule": refresh_schedule(**schedule)}
 
 
+def _definition_request(
+    kind: Literal["analysis", "dashboard"],
+    *,
+    aws_account_id: str,
+    resource_id: str,
+    name: str,
+    definition: dict[str, Any],
+    principal_arn: str | None,
+) -> dict[str, Any]:
+    # CreateAnalysis and CreateDashboard differ only in the id member's name.
+    request: dict[str, Any] = {
+        "AwsAccountId": aws_account_id,
+        f"{kind.capitalize()}Id": resource_id,
+        "Name": name,
+        "Definition": definition,
+    }
+    if principal_arn:
+        request["Permissions"] = owner_permissions(principal_arn, kind)
+    return request
+
+
 def create_analysis_request(
     *,
     aws_account_id: str,
@@ -80,15 +101,14 @@ def create_analysis_request(
     dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
     principal_arn: str | None = None,
 ) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "AwsAccountId": aws_account_id,
-        "AnalysisId": analysis_id,
-        "Name": name,
-        "Definition": analysis_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
-    }
-    if principal_arn:
-        request["Permissions"] = owner_permissions(principal_arn, "analysis")
-    return request
+    return _definition_request(
+        "analysis",
+        aws_account_id=aws_account_id,
+        resource_id=analysis_id,
+        name=name,
+        definition=analysis_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
+        principal_arn=principal_arn,
+    )
 
 
 def create_dashboard_request(
@@ -100,13 +120,13 @@ def create_dashboard_request(
     dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
     principal_arn: str | None = None,
 ) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "AwsAccountId": aws_account_id,
-        "DashboardId": dashboard_id,
-        "Name": name,
-        "Definition": dashboard_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
-        "DashboardPublishOptions": dashboard_publish_options(),
-    }
-    if principal_arn:
-        request["Permissions"] = owner_permissions(principal_arn, "dashboard")
+    request = _definition_request(
+        "dashboard",
+        aws_account_id=aws_account_id,
+        resource_id=dashboard_id,
+        name=name,
+        definition=dashboard_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
+        principal_arn=principal_arn,
+    )
+    request["DashboardPublishOptions"] = dashboard_publish_options()
     return request

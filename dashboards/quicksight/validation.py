@@ -85,23 +85,21 @@ def _walk(value: Any, shape: Shape, path: str, errors: list[str]) -> None:
             errors.append(f"{path}: {value} is above the maximum {maximum}")
 
 
-def validate_request(operation: str, params: dict[str, Any]) -> list[str]:
-    """Every problem with ``params`` as input to QuickSight ``operation``; [] when valid."""
-    shape = operation_model(operation).input_shape
-    errors: list[str] = []
-    report = ParamValidator().validate(params, shape)
-    if report.has_errors():
-        errors.append(report.generate_report())
-    _walk(params, shape, operation, errors)
-    return errors
-
-
-def validate_shape(shape_name: str, value: Any) -> list[str]:
-    """Validate one value against a named shape (e.g. ``AnalysisDefinition``)."""
-    shape = quicksight_model().shape_for(shape_name)
+def _validate(value: Any, shape: Shape, path: str) -> list[str]:
+    # botocore's own validator first, then what it skips (unions, enums, patterns, maximums).
     errors: list[str] = []
     report = ParamValidator().validate(value, shape)
     if report.has_errors():
         errors.append(report.generate_report())
-    _walk(value, shape, shape_name, errors)
+    _walk(value, shape, path, errors)
     return errors
+
+
+def validate_request(operation: str, params: dict[str, Any]) -> list[str]:
+    """Every problem with ``params`` as input to QuickSight ``operation``; [] when valid."""
+    return _validate(params, operation_model(operation).input_shape, operation)
+
+
+def validate_shape(shape_name: str, value: Any) -> list[str]:
+    """Validate one value against a named shape (e.g. ``AnalysisDefinition``)."""
+    return _validate(value, quicksight_model().shape_for(shape_name), shape_name)
