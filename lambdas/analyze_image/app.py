@@ -99,39 +99,27 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # threads (boto3 clients are thread-safe); each thread may hold a connection.
 # Timeouts bound a stuck call well inside the function timeout.
 _POOL = max(10, SETTINGS.analyze_threads)
-s3 = boto3.client(
-    "s3",
-    config=Config(
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=2,
-        read_timeout=10,
-        max_pool_connections=_POOL,
-    ),
-)
+
+
+def _client(service: str, *, retry_mode: str, attempts: int, read_timeout: int) -> Any:
+    return boto3.client(
+        service,
+        config=Config(
+            retries={"mode": retry_mode, "max_attempts": attempts},
+            connect_timeout=2,
+            read_timeout=read_timeout,
+            max_pool_connections=_POOL,
+        ),
+    )
+
+
+s3 = _client("s3", retry_mode="standard", attempts=5, read_timeout=10)
 # Adaptive mode adds client-side rate limiting once Rekognition throttles: a
 # throttled environment slows down (all its threads: the limiter is per client)
 # instead of hammering the account's TPS quota.
-rekognition = boto3.client(
-    "rekognition",
-    config=Config(
-        retries={"mode": "adaptive", "max_attempts": 5},
-        connect_timeout=2,
-        read_timeout=20,
-        max_pool_connections=_POOL,
-    ),
-)
-firehose = boto3.client(
-    "firehose", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10)
-)
-dynamodb = boto3.client(
-    "dynamodb",
-    config=Config(
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=2,
-        read_timeout=5,
-        max_pool_connections=_POOL,
-    ),
-)
+rekognition = _client("rekognition", retry_mode="adaptive", attempts=5, read_timeout=20)
+firehose = _client("firehose", retry_mode="standard", attempts=3, read_timeout=10)
+dynamodb = _client("dynamodb", retry_mode="standard", attempts=3, read_timeout=5)
 
 analyzer: FaceAnalyzer = RekognitionAnalyzer(rekognition)
 face_floor = FaceFloor(min_detection_confidence=SETTINGS.min_detection_confidence, min_sharpness=SETTINGS.min_sharpness)
