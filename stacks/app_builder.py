@@ -1,7 +1,8 @@
-"""Builds the whole app from its config; shared by app.py, tests and benchmarks."""
+"""Builds the whole app from its config; shared by app.py and the tests."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -57,6 +58,4 @@ def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
 
 def cdk_json_context() -> dict:
     """The context (feature flags, config path) cdk.json gives the CLI; tests use the same."""
-    import json
-
     return dict(json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"])

@@ -15,6 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.matchers import path_type
 
+from stacks.app_builder import build_app
 from stacks.config import parse_config
 from stacks.pipeline_stack import PipelineStack
 from tests.stacks.conftest import new_app
@@ -97,8 +98,6 @@ def test_a_deployment_with_a_region_and_account_is_pinned_to_them():
             }
         }
     )
-    from stacks.app_builder import build_app
-
     app = build_app(new_app(), config)
     stack = app.node.find_child("ShopperSentiment-eu")
     assert stack.region == "eu-west-1"
