@@ -4,7 +4,7 @@ Generates a month (October 2026) of face records for 10 stores, at least
 1M faces, and writes them twice under a temp dir, partitioned the same way
 (``faces/store_id=<s>/dt=<d>/``):
 
-* Parquet/SNAPPY, schema ``stacks.schema.arrow_schema()``, one object per
+* Parquet/SNAPPY, schema ``contracts.schema.arrow_schema()``, one object per
   partition per Firehose buffer interval (900 s, the maximum: at this
   traffic the interval, not the 64 MiB size, flushes the buffer), which is
   how Firehose with dynamic partitioning delivers;
@@ -49,9 +49,9 @@ from sqlglot import exp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS, arrow_schema  # noqa: E402
 from local.athena import connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
 from local.parquet_layout import partition_dir, write_partition  # noqa: E402
-from stacks.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS, arrow_schema  # noqa: E402
 
 QUERIES_DIR = ROOT / "dashboards" / "queries"
 MONTH_START = dt.date(2026, 10, 1)

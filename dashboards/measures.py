@@ -8,7 +8,7 @@ that the SQL uses exactly these values.
 
 from __future__ import annotations
 
-from stacks.schema import EMOTIONS
+from contracts.schema import EMOTIONS
 
 #: (label, lower bound inclusive) of each band, applied to the midpoint of
 #: Rekognition's estimated age range. The last band is open-ended.
@@ -32,7 +32,7 @@ NEUTRAL_EMOTIONS: tuple[str, ...] = ("surprised",)
 
 if sorted(POSITIVE_EMOTIONS + NEGATIVE_EMOTIONS + NEUTRAL_EMOTIONS) != sorted(EMOTIONS):
     raise RuntimeError(
-        "dashboards/measures.py: every emotion in stacks/schema.py must be positive, negative or neutral"
+        "dashboards/measures.py: every emotion in contracts/schema.py must be positive, negative or neutral"
     )
 
 

@@ -29,8 +29,8 @@ matplotlib.use("Agg")  # before pyplot: no display on CI or in a container
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from contracts.schema import EMOTIONS
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
-from stacks.schema import EMOTIONS
 
 Rows = Sequence[Mapping[str, Any]]
 

@@ -34,7 +34,8 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, SqlglotError, 
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from stacks.schema import COLUMNS, DATA_PREFIX, PARTITION_KEYS, TABLE_NAME, arrow_schema
+from contracts.layout import DATA_PREFIX
+from contracts.schema import COLUMNS, PARTITION_KEYS, TABLE_NAME, arrow_schema
 
 #: sqlglot's Athena dialect reads DML as Trino; older sqlglot only has "trino".
 ATHENA_DIALECT = "athena" if "athena" in Dialect.classes else "trino"

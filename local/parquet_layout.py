@@ -6,8 +6,8 @@ objects under the curated bucket as::
     faces/store_id=<store_id>/dt=<yyyy-MM-dd>/<object>
 
 Hive-style ``key=value`` folders, one folder level per partition key in the
-order of ``stacks.schema.PARTITION_KEYS``. The partition values are *not*
-columns inside the files (``stacks/schema.py`` says so): Glue and Athena take
+order of ``contracts.schema.PARTITION_KEYS``. The partition values are *not*
+columns inside the files (``contracts/schema.py`` says so): Glue and Athena take
 them from the path. Compression is SNAPPY, set on the Parquet SerDe.
 
 Tests, the benchmark and the local demo use this module so that DuckDB reads
@@ -25,19 +25,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stacks.schema import COLUMN_NAMES, DATA_PREFIX, PARTITION_KEYS, arrow_schema
+from contracts.layout import partition_prefix
+from contracts.schema import COLUMN_NAMES, PARTITION_KEYS, arrow_schema
 
 _PARTITION_NAMES = tuple(k.name for k in PARTITION_KEYS)
 
 
 def partition_dir(root: Path, store_id: str, day: str) -> Path:
     """Folder of one (store_id, dt) partition under a curated-bucket root."""
-    return Path(root) / DATA_PREFIX / f"store_id={store_id}" / f"dt={day}"
+    return Path(root) / partition_prefix(store_id, day)
 
 
 def _to_arrow_value(value: Any) -> Any:
     # Records travel as JSON with timestamps as epoch milliseconds (see
-    # stacks/schema.py); pyarrow takes those ints for timestamp[ms] as they
+    # contracts/schema.py); pyarrow takes those ints for timestamp[ms] as they
     # are, and datetimes must be naive UTC like a Hive timestamp.
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -55,7 +56,7 @@ def records_table(records: Iterable[Mapping[str, Any]]) -> pa.Table:
     for index, record in enumerate(records):
         unknown = set(record) - allowed
         if unknown:
-            raise ValueError(f"record #{index} has keys not in stacks/schema.py: {sorted(unknown)}")
+            raise ValueError(f"record #{index} has keys not in contracts/schema.py: {sorted(unknown)}")
         for name in COLUMN_NAMES:
             columns[name].append(_to_arrow_value(record.get(name)))
     return pa.Table.from_pydict(columns, schema=arrow_schema())

@@ -5,7 +5,7 @@ Defaults:
 - Curated bucket (where Firehose writes Parquet under ``faces/``) and an
   Athena results bucket: SSE-S3, BlockPublicAccess.BLOCK_ALL, TLS-only,
   access logs; query results expire after ``results_retention``.
-- Glue database and ``faces`` table generated from stacks/schema.py, stored
+- Glue database and ``faces`` table generated from contracts/schema.py, stored
   as Parquet (Parquet SerDe and input/output formats declared, so Athena
   never sees a JSON SerDe), partitioned by ``store_id`` and ``dt`` with
   partition projection: ``store_id`` an enum of the configured stores,
@@ -29,21 +29,14 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks import schema
+from contracts import schema
+from contracts.layout import DATA_PREFIX, partition_prefix
 from stacks.storage import access_log_bucket, secure_bucket
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
 
-
-#: The Hive-style prefix Firehose writes (dynamic partitioning) and the table's
-#: storage.location.template reads: both are derived from this one function.
-def partition_prefix(store_id: str, dt: str) -> str:
-    return f"{schema.DATA_PREFIX}/store_id={store_id}/dt={dt}/"
-
-
-FIREHOSE_OUTPUT_PREFIX = f"{schema.DATA_PREFIX}/"
-FIREHOSE_ERROR_PREFIX = "errors/"
-FIREHOSE_DATA_PREFIX = partition_prefix("!{partitionKeyFromQuery:store_id}", "!{partitionKeyFromQuery:dt}")
+#: The table's storage.location.template: the same partition folders Firehose
+#: writes (both come from contracts.layout.partition_prefix).
 PROJECTION_LOCATION_SUFFIX = partition_prefix("${store_id}", "${dt}")
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -142,7 +135,7 @@ class AnalyticsTier(Construct):
         )
 
         self.table_name = schema.TABLE_NAME
-        data_location = f"s3://{self.curated_bucket.bucket_name}/{schema.DATA_PREFIX}/"
+        data_location = f"s3://{self.curated_bucket.bucket_name}/{DATA_PREFIX}/"
         self.table = glue.CfnTable(
             self,
             "FacesTable",
@@ -150,7 +143,7 @@ class AnalyticsTier(Construct):
             database_name=self.database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=self.table_name,
-                description="One row per detected face (schema: stacks/schema.py)",
+                description="One row per detected face (schema: contracts/schema.py)",
                 table_type="EXTERNAL_TABLE",
                 partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns(schema.PARTITION_KEYS)],
                 parameters={

@@ -34,6 +34,9 @@ from pydantic import (
     model_validator,
 )
 
+from contracts import identifiers
+from contracts.analyze_function import DEFAULT_MIN_DETECTION_CONFIDENCE, DEFAULT_MIN_SHARPNESS
+
 ANY_REGION = "any"
 
 
@@ -52,12 +55,11 @@ def _matching(pattern: str, what: str) -> Callable[[str], str]:
     return check
 
 
-# Ids end up in S3 keys, IAM policy variables, IoT thing names, Glue partition
-# values and CloudFormation names: one conservative alphabet each.
-DeploymentName = Annotated[str, AfterValidator(_matching(r"[A-Za-z][A-Za-z0-9-]{0,39}", "deployment name"))]
-StoreId = Annotated[str, AfterValidator(_matching(r"[a-z0-9][a-z0-9-]{0,62}", "store id"))]
-DeviceId = Annotated[str, AfterValidator(_matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", "device id"))]
-Label = Annotated[str, AfterValidator(_matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", "id"))]
+# The id alphabets are contracts (contracts/identifiers.py says why).
+DeploymentName = Annotated[str, AfterValidator(_matching(identifiers.DEPLOYMENT_NAME_PATTERN, "deployment name"))]
+StoreId = Annotated[str, AfterValidator(_matching(identifiers.STORE_ID_PATTERN, "store id"))]
+DeviceId = Annotated[str, AfterValidator(_matching(identifiers.DEVICE_ID_PATTERN, "device id"))]
+Label = Annotated[str, AfterValidator(_matching(identifiers.LABEL_PATTERN, "id"))]
 Region = Annotated[
     str,
     AfterValidator(_matching(r"any|[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", "region")),
@@ -102,8 +104,8 @@ class Deployment(_Strict):
     #: SPICE (daily refresh, no Athena cost per view) or DIRECT_QUERY.
     quicksight_import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
     #: Faces under these floors are dropped by the analyzer (and counted).
-    min_detection_confidence: float = Field(default=90.0, ge=0, le=100)
-    min_sharpness: float = Field(default=0.0, ge=0, le=100)
+    min_detection_confidence: float = Field(default=DEFAULT_MIN_DETECTION_CONFIDENCE, ge=0, le=100)
+    min_sharpness: float = Field(default=DEFAULT_MIN_SHARPNESS, ge=0, le=100)
     #: Athena stops a query that would scan more than this.
     athena_bytes_scanned_cutoff_mb: int = Field(default=10_240, ge=10)
 
@@ -122,7 +124,7 @@ class Deployment(_Strict):
 
     @property
     def stack_name(self) -> str:
-        return f"ShopperSentiment-{self.name}"
+        return identifiers.stack_name(self.name)
 
     @property
     def is_environment_agnostic(self) -> bool:

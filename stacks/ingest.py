@@ -1,7 +1,7 @@
 """IngestTier: where camera stills land, how devices may write them, and
 where they go when analysis is done.
 
-Defaults (each one refused if a caller tries to weaken it):
+Defaults (fixed: no prop of this construct can weaken them):
 
 - Every bucket: SSE-S3 encryption, BlockPublicAccess.BLOCK_ALL, TLS-only
   bucket policy (``enforce_ssl``), bucket-owner-enforced object ownership.
@@ -9,7 +9,9 @@ Defaults (each one refused if a caller tries to weaken it):
   analysis is reading), server access logs to a dedicated log bucket,
   ``incoming/`` object-created notifications to an SQS queue (SSE, TLS-only)
   with a dead-letter queue after ``max_receive_count`` failed receives, and
-  an alarm as soon as anything waits there. Noncurrent versions expire after
+  an alarm as soon as anything waits there. The queue's visibility timeout
+  (``queue_visibility_timeout``, 30 minutes) must be at least six times the
+  timeout of the function that drains it; ProcessTier refuses less. Noncurrent versions expire after
   a day: the archive holds the copy that matters.
 - Archive bucket: objects expire after ``retention`` (the retention policy),
   also versioned and logged.
@@ -32,11 +34,12 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contracts.identifiers import iot_policy_name, role_alias_name
+from contracts.layout import INCOMING_PREFIX
 from stacks.cfn import depends_on_only
 from stacks.nag import acknowledge, finding
 from stacks.storage import access_log_bucket, secure_bucket
 
-INCOMING_PREFIX = "incoming/"
 #: The IoT credentials provider sets this policy variable from the
 #: x-amzn-iot-thingname header, and only when the certificate is attached
 #: to that thing. https://docs.aws.amazon.com/iot/latest/developerguide/authorizing-direct-aws.html
@@ -182,8 +185,8 @@ class IngestTier(Construct):
         )
 
     def _build_edge_access(self, device_ids: Sequence[str], name_prefix: str, credential_duration: Duration) -> None:
-        self.role_alias_name = f"{name_prefix}-edge"
-        self.iot_policy_name = f"{name_prefix}-edge"
+        self.role_alias_name = role_alias_name(name_prefix)
+        self.iot_policy_name = iot_policy_name(name_prefix)
         self.thing_names = tuple(sorted(device_ids))
 
         upload_prefix = self.source_bucket.arn_for_objects(f"{INCOMING_PREFIX}{THING_NAME_VARIABLE}/*")

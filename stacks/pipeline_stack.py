@@ -10,7 +10,7 @@ from constructs import Construct
 from stacks.analytics import AnalyticsTier
 from stacks.config import Deployment
 from stacks.ingest import IngestTier
-from stacks.process import QUEUE_VISIBILITY_TIMEOUT, ProcessTier
+from stacks.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
 from stacks.storage import access_log_bucket
 
 
@@ -35,6 +35,9 @@ class PipelineStack(Stack):
         )
         name_prefix = deployment.stack_name
         logs = access_log_bucket(self, "AccessLogs", removal_policy=removal_policy)
+        # One timeout for the function and the queue it drains: raising it
+        # raises the visibility timeout with it.
+        function_timeout = DEFAULT_TIMEOUT
 
         self.ingest = IngestTier(
             self,
@@ -44,7 +47,7 @@ class PipelineStack(Stack):
             name_prefix=name_prefix,
             removal_policy=removal_policy,
             server_access_logs_bucket=logs,
-            queue_visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
+            queue_visibility_timeout=queue_visibility_timeout_for(function_timeout),
         )
         self.analytics = AnalyticsTier(
             self,
@@ -67,5 +70,6 @@ class PipelineStack(Stack):
             rekognition_tps=deployment.rekognition_tps,
             min_detection_confidence=deployment.min_detection_confidence,
             min_sharpness=deployment.min_sharpness,
+            timeout=function_timeout,
             removal_policy=removal_policy,
         )

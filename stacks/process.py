@@ -15,8 +15,11 @@ Defaults:
   records share PutRecordBatch calls), partial batch failures reported;
   maximum concurrency and analysis threads per invocation derived from the
   Rekognition requests-per-second budget (``parallelism_for``). The queue's
-  visibility timeout must be ``QUEUE_VISIBILITY_TIMEOUT`` (6x the timeout).
-- DynamoDB idempotency table (on-demand, TTL, PITR, AWS-managed encryption).
+  visibility timeout must be at least six times the function timeout
+  (``queue_visibility_timeout_for``); a concrete queue with less is refused.
+- DynamoDB idempotency table (on-demand, TTL, PITR, AWS-managed encryption),
+  always destroyed with the stack whatever ``removal_policy`` says: it holds
+  only state the function can recompute (stored analyses, delivered markers).
 - Firehose delivery stream (DirectPut, AWS-owned-key encryption): JSON →
   Parquet (SNAPPY) with the Glue table as schema, dynamic partitioning on
   ``store_id`` and ``dt``, an error prefix, and buffering valid for format
@@ -53,22 +56,22 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.analytics import FIREHOSE_DATA_PREFIX, FIREHOSE_ERROR_PREFIX, FIREHOSE_OUTPUT_PREFIX
+from contracts import analyze_function as fn_env
+from contracts.layout import DATA_PREFIX, ERROR_PREFIX, INCOMING_PREFIX, partition_prefix
 from stacks.cfn import depends_on_only
-from stacks.ingest import INCOMING_PREFIX
 from stacks.nag import acknowledge, finding
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "analyze_image"
-DEVICE_REGISTRY_FILE = "device_registry.json"
 #: Keep in step with aws-lambda-powertools in requirements-dev.txt (a test checks).
 POWERTOOLS_VERSION = "3.37.0"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 #: Assumed DetectFaces calls one analysis thread makes per second (≥ 0.5 s per
 #: image end to end: DetectFaces, then its share of delivery and archiving).
 CALLS_PER_SECOND_PER_THREAD = 2
-#: Upper bound of analysis threads in one invocation (boto3 clients are
-#: thread-safe; more threads mostly wait on Rekognition's adaptive limiter).
-MAX_ANALYZE_THREADS = 8
+#: The most analysis threads ``parallelism_for`` gives one invocation (boto3
+#: clients are thread-safe; more threads mostly wait on Rekognition's adaptive
+#: limiter). The function accepts more (its own validation ceiling) if set by hand.
+THREADS_PER_INVOCATION_CAP = 8
 #: SQS event source mappings accept a maximum concurrency of 2..1000.
 _MIN_SQS_CONCURRENCY, _MAX_SQS_CONCURRENCY = 2, 1000
 #: Big batches are what keep PutRecordBatch calls ≤ 3 per 1,000 faces even
@@ -77,8 +80,18 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_BATCH_WINDOW = Duration.seconds(30)
 DEFAULT_TIMEOUT = Duration.minutes(5)
 #: AWS recommends a queue visibility timeout of at least six times the
-#: function timeout for SQS event sources.
-QUEUE_VISIBILITY_TIMEOUT = Duration.minutes(30)
+#: function timeout for SQS event sources (a throttled or retried invocation
+#: must not see its batch delivered to another one meanwhile).
+VISIBILITY_TIMEOUT_FACTOR = 6
+#: Firehose writes under the partition folders of contracts.layout, named by
+#: the values the jq processor extracts from each record.
+FIREHOSE_DATA_PREFIX = partition_prefix("!{partitionKeyFromQuery:store_id}", "!{partitionKeyFromQuery:dt}")
+FIREHOSE_ERROR_PREFIX = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+
+
+def queue_visibility_timeout_for(function_timeout: Duration) -> Duration:
+    """The visibility timeout the incoming queue needs for a function with this timeout."""
+    return Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * function_timeout.to_seconds())
 
 
 def parallelism_for(rekognition_tps: int) -> tuple[int, int]:
@@ -90,8 +103,8 @@ def parallelism_for(rekognition_tps: int) -> tuple[int, int]:
     if rekognition_tps < 1:
         raise ValueError("rekognition_tps must be at least 1")
     streams = math.ceil(rekognition_tps / CALLS_PER_SECOND_PER_THREAD)
-    workers = max(_MIN_SQS_CONCURRENCY, min(_MAX_SQS_CONCURRENCY, math.ceil(streams / MAX_ANALYZE_THREADS)))
-    threads = max(1, min(MAX_ANALYZE_THREADS, math.ceil(streams / workers)))
+    workers = max(_MIN_SQS_CONCURRENCY, min(_MAX_SQS_CONCURRENCY, math.ceil(streams / THREADS_PER_INVOCATION_CAP)))
+    threads = max(1, min(THREADS_PER_INVOCATION_CAP, math.ceil(streams / workers)))
     return workers, threads
 
 
@@ -120,8 +133,24 @@ class _HandlerWithRegistry:
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_ASSET_EXCLUDE))
-        (Path(output_dir) / DEVICE_REGISTRY_FILE).write_text(self._registry, encoding="utf-8")
+        (Path(output_dir) / fn_env.REGISTRY_FILE_NAME).write_text(self._registry, encoding="utf-8")
         return True
+
+
+def _check_visibility_timeout(queue: sqs.IQueue, timeout: Duration) -> None:
+    """Refuse a queue we can see whose visibility timeout is under six times the function timeout."""
+    resource = queue.node.default_child if isinstance(queue, sqs.Queue) else None
+    if not isinstance(resource, sqs.CfnQueue):
+        return  # an imported queue: its attributes are not known at synth time
+    # SQS's default visibility timeout when none is set.
+    seconds = resource.visibility_timeout if resource.visibility_timeout is not None else 30
+    needed = queue_visibility_timeout_for(timeout).to_seconds()
+    if isinstance(seconds, int | float) and seconds < needed:
+        raise ValueError(
+            f"ProcessTier: the queue's visibility timeout ({seconds:g} s) must be at least "
+            f"{VISIBILITY_TIMEOUT_FACTOR}x the function timeout ({timeout.to_seconds():g} s), i.e. {needed:g} s; "
+            "build the queue with queue_visibility_timeout_for(timeout)"
+        )
 
 
 class ProcessTier(Construct):
@@ -144,8 +173,8 @@ class ProcessTier(Construct):
         faces_table: glue.CfnTable,
         device_registry: Mapping[str, Mapping[str, str]],
         rekognition_tps: int,
-        min_detection_confidence: float = 90.0,
-        min_sharpness: float = 0.0,
+        min_detection_confidence: float = fn_env.DEFAULT_MIN_DETECTION_CONFIDENCE,
+        min_sharpness: float = fn_env.DEFAULT_MIN_SHARPNESS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_batching_window: Duration = DEFAULT_BATCH_WINDOW,
         timeout: Duration = DEFAULT_TIMEOUT,
@@ -172,6 +201,7 @@ class ProcessTier(Construct):
         # Firehose refuses format conversion below 64 MiB of buffer.
         if buffering_size.to_mebibytes() < 64:
             raise ValueError("ProcessTier buffering_size must be at least 64 MiB for Parquet conversion")
+        _check_visibility_timeout(queue, timeout)
         self.max_concurrency, self.analyze_threads = parallelism_for(rekognition_tps)
 
         self._build_delivery_stream(
@@ -188,6 +218,10 @@ class ProcessTier(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            # Not removal_policy: the table holds only what the function can
+            # recompute (stored analyses, delivered markers; TTL 7 days).
+            # Retaining it after the stack is gone would keep face attributes
+            # that nothing reads and nobody owns.
             removal_policy=RemovalPolicy.DESTROY,
         )
 
@@ -222,15 +256,15 @@ class ProcessTier(Construct):
             timeout=timeout,
             memory_size=memory_size,
             environment={
-                "FIREHOSE_STREAM_NAME": self.delivery_stream.delivery_stream_name,
-                "ARCHIVE_BUCKET": archive_bucket.bucket_name,
-                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                "DEVICE_REGISTRY_FILE": DEVICE_REGISTRY_FILE,
-                "MIN_DETECTION_CONFIDENCE": f"{min_detection_confidence:g}",
-                "MIN_SHARPNESS": f"{min_sharpness:g}",
-                "ANALYZE_THREADS": str(self.analyze_threads),
-                "POWERTOOLS_SERVICE_NAME": "shopper-sentiment-analyze",
-                "POWERTOOLS_METRICS_NAMESPACE": "ShopperSentiment",
+                fn_env.FIREHOSE_STREAM_NAME: self.delivery_stream.delivery_stream_name,
+                fn_env.ARCHIVE_BUCKET: archive_bucket.bucket_name,
+                fn_env.IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
+                fn_env.DEVICE_REGISTRY_FILE: fn_env.REGISTRY_FILE_NAME,
+                fn_env.MIN_DETECTION_CONFIDENCE: f"{min_detection_confidence:g}",
+                fn_env.MIN_SHARPNESS: f"{min_sharpness:g}",
+                fn_env.ANALYZE_THREADS: str(self.analyze_threads),
+                "POWERTOOLS_SERVICE_NAME": fn_env.SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": fn_env.METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
@@ -267,7 +301,7 @@ class ProcessTier(Construct):
             data_output_prefix=FIREHOSE_DATA_PREFIX,
             file_extension=".parquet",
             # Rows that fail conversion land here as format-conversion-failed.
-            error_output_prefix=f"{FIREHOSE_ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/",
+            error_output_prefix=FIREHOSE_ERROR_PREFIX,
             buffering_size=buffering_size,
             buffering_interval=buffering_interval,
             # No destination compression: with format conversion the L2 sets
@@ -310,8 +344,8 @@ class ProcessTier(Construct):
         database_name = faces_table.database_name
         table_name = table_input.name  # type: ignore[union-attr]
         written = [
-            curated_bucket.arn_for_objects(f"{FIREHOSE_OUTPUT_PREFIX}*"),
-            curated_bucket.arn_for_objects(f"{FIREHOSE_ERROR_PREFIX}*"),
+            curated_bucket.arn_for_objects(f"{DATA_PREFIX}/*"),
+            curated_bucket.arn_for_objects(f"{ERROR_PREFIX}*"),
         ]
         role = iam.Role(
             self,

@@ -2,10 +2,13 @@
 
 Dummy credentials and a fixed region are set before any test module imports
 boto3, and the shared config/credentials files are pointed at nothing, so a
-developer's own profile is never picked up.
+developer's own profile is never picked up. Also: the demo app synthesized once per
+session (``demo_config``, ``demo_assembly``, ``demo_templates``).
 """
 
 import os
+
+import pytest
 
 _SAFE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -21,3 +24,27 @@ _SAFE_ENV = {
 }
 os.environ.update(_SAFE_ENV)
 os.environ.pop("AWS_PROFILE", None)
+
+
+# Synthesis is slow to start (the jsii runtime): the demo app is synthesized
+# once per session, on first use, and shared by every folder's tests. The CDK
+# is imported inside the fixtures so suites that never synthesize never pay.
+@pytest.fixture(scope="session")
+def demo_config():
+    from stacks.config import load_config
+    from tests.cdk_apps import PROJECT_ROOT
+
+    return load_config(PROJECT_ROOT / "deployments.toml")
+
+
+@pytest.fixture(scope="session")
+def demo_assembly(tmp_path_factory: pytest.TempPathFactory, demo_config):
+    from app import build_app
+    from tests.cdk_apps import new_app
+
+    return build_app(new_app(tmp_path_factory.mktemp("cdk.out")), demo_config).synth()
+
+
+@pytest.fixture(scope="session")
+def demo_templates(demo_assembly) -> dict[str, dict]:
+    return {stack.stack_name: stack.template for stack in demo_assembly.stacks}

@@ -1,6 +1,6 @@
 """The QuickSight data source and dataset over the ``faces`` table, as API-shaped dicts.
 
-Every column comes from ``stacks/schema.py`` (data columns and partition
+Every column comes from ``contracts/schema.py`` (data columns and partition
 keys); the calculated fields the visuals need are added in a logical-table
 ``CreateColumnsOperation``. Shapes follow boto3's ``CreateDataSource`` /
 ``CreateDataSet`` input; CloudFormation's ``AWS::QuickSight::DataSet`` uses
@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from contracts.schema import COLUMNS, PARTITION_KEYS, TABLE_NAME, Column
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
-from stacks.schema import COLUMNS, PARTITION_KEYS, TABLE_NAME, Column
 
 #: The physical and logical table ids inside the dataset (pattern [0-9a-zA-Z-]*).
 PHYSICAL_TABLE_ID = "faces"

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlglot import exp
 
+from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, age_band_upper_bounds
 from local.athena import UnsupportedSqlError, connect, parse_athena_sql, run_query, to_duckdb_sql
 from local.parquet_layout import write_faces
-from stacks.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "queries"
 QUERY_FILES = sorted(QUERIES_DIR.glob("*.sql"))

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from contracts.schema import COLUMNS, PARTITION_KEYS, Column
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
 from dashboards.quicksight import (
     CALCULATED_COLUMN_TYPES,
@@ -34,7 +35,6 @@ from dashboards.quicksight import (
 )
 from dashboards.quicksight.validation import validate_request, validate_shape
 from local.athena import parse_athena_sql
-from stacks.schema import COLUMNS, PARTITION_KEYS, Column
 
 ACCOUNT = "123456789012"
 PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"

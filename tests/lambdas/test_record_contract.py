@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from shopper_analyze import face_records
 
-from stacks import schema
+from contracts import schema
 from tests.lambdas.local_aws import SOURCE_BUCKET, delivered_records, image_key, load_event, s3_notification, s3_record
 from tests.lambdas.local_aws import sqs_event as make_sqs_event
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from contracts.schema import arrow_schema
 from local.demo import main, run_demo
 from local.scenes import compose_day
-from stacks.schema import arrow_schema
 
 DAY = dt.date(2026, 11, 20)
 ANALYZER = "local-blazeface+fer2013"

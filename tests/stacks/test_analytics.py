@@ -6,9 +6,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks import schema
-from stacks.analytics import FIREHOSE_DATA_PREFIX, QUERIES_DIR, AnalyticsTier, load_named_queries
-from tests.stacks.conftest import new_app
+from contracts import schema
+from stacks.analytics import QUERIES_DIR, AnalyticsTier, load_named_queries
+from tests.cdk_apps import new_app
 
 STORES = ["store-b", "store-a"]
 
@@ -57,13 +57,6 @@ def test_partition_projection_covers_the_configured_stores_and_a_date_range(anal
     assert params["storage.location.template"] == {
         "Fn::Join": ["", ["s3://", {"Ref": curated}, "/faces/store_id=${store_id}/dt=${dt}/"]]
     }
-
-
-def test_location_template_is_the_firehose_prefix_with_projection_variables():
-    template = FIREHOSE_DATA_PREFIX.replace("!{partitionKeyFromQuery:store_id}", "${store_id}").replace(
-        "!{partitionKeyFromQuery:dt}", "${dt}"
-    )
-    assert template == "faces/store_id=${store_id}/dt=${dt}/"
 
 
 def test_workgroup_enforces_engine_v3_encryption_and_a_scan_cutoff(analytics):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stacks.config import ConfigError, load_config, parse_config
-from tests.stacks.conftest import PROJECT_ROOT
+from tests.cdk_apps import PROJECT_ROOT
 
 GOOD = {
     "deployments": {

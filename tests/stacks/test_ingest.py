@@ -7,7 +7,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.ingest import IngestTier
-from tests.stacks.conftest import new_app
+from tests.cdk_apps import new_app
 
 DEVICES = ["pi-a", "pi-b", "pi-c"]
 

@@ -9,11 +9,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from constructs import Construct
 
-from stacks.app_builder import build_app
+from app import build_app
 from stacks.cfn import depends_on_only
 from stacks.config import ConfigError
 from stacks.nag import acknowledge, finding
-from tests.stacks.conftest import new_app
+from tests.cdk_apps import new_app
 
 
 def test_finding_renders_tokens_and_policy_variables_as_cdk_nag_does():

@@ -15,10 +15,12 @@ from cdk_nag import AwsSolutionsChecks
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.matchers import path_type
 
-from stacks.app_builder import build_app
+from app import build_app
+from stacks.analytics import PROJECTION_LOCATION_SUFFIX
 from stacks.config import parse_config
 from stacks.pipeline_stack import PipelineStack
-from tests.stacks.conftest import new_app
+from stacks.process import FIREHOSE_DATA_PREFIX
+from tests.cdk_apps import new_app
 
 LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
@@ -126,3 +128,21 @@ def test_synthesis_is_deterministic(demo_config, tmp_path):
         return Template.from_stack(app.node.find_child(deployment.stack_name)).to_json()
 
     assert synth_once(tmp_path / "a") == synth_once(tmp_path / "b")
+
+
+def test_incoming_queue_visibility_timeout_is_six_times_the_analyze_function_timeout(demo_stack, demo_template):
+    resources = demo_template.to_json()["Resources"]
+    function = resources[demo_stack.get_logical_id(demo_stack.process.function.node.default_child)]["Properties"]
+    queue = resources[demo_stack.get_logical_id(demo_stack.ingest.queue.node.default_child)]["Properties"]
+    assert queue["VisibilityTimeout"] == 6 * function["Timeout"]
+
+
+def test_no_dashboard_stack_without_a_quicksight_principal(demo_assembly):
+    assert [s.stack_name for s in demo_assembly.stacks] == ["ShopperSentiment-demo"]
+
+
+def test_glue_location_template_is_the_firehose_prefix_with_projection_variables():
+    template = FIREHOSE_DATA_PREFIX.replace("!{partitionKeyFromQuery:store_id}", "${store_id}").replace(
+        "!{partitionKeyFromQuery:dt}", "${dt}"
+    )
+    assert template == PROJECTION_LOCATION_SUFFIX == "faces/store_id=${store_id}/dt=${dt}/"

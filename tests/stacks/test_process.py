@@ -13,15 +13,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
+from contracts.analyze_function import REGISTRY_FILE_NAME
 from stacks.process import (
     CALLS_PER_SECOND_PER_THREAD,
-    DEVICE_REGISTRY_FILE,
     POWERTOOLS_VERSION,
-    QUEUE_VISIBILITY_TIMEOUT,
     ProcessTier,
     parallelism_for,
+    queue_visibility_timeout_for,
 )
-from tests.stacks.conftest import PROJECT_ROOT, new_app
+from tests.cdk_apps import PROJECT_ROOT, new_app
 
 REGISTRY = {"pi-a": {"store_id": "s1", "camera_id": "door", "zone": "entrance"}}
 
@@ -38,7 +38,7 @@ def bare_stack() -> tuple[cdk.Stack, dict]:
     deps = {
         "source_bucket": s3.Bucket(stack, "Src"),
         "archive_bucket": s3.Bucket(stack, "Arc"),
-        "queue": sqs.Queue(stack, "Q"),
+        "queue": sqs.Queue(stack, "Q", visibility_timeout=queue_visibility_timeout_for(cdk.Duration.minutes(5))),
         "curated_bucket": s3.Bucket(stack, "Cur"),
         "faces_table": table,
     }
@@ -82,7 +82,7 @@ def test_function_environment_names_its_resources(process):
     assert env["FIREHOSE_STREAM_NAME"] == {"Ref": ref(stack, tier.delivery_stream)}
     assert env["ARCHIVE_BUCKET"] == {"Ref": ref(stack, deps["archive_bucket"])}
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": ref(stack, tier.idempotency_table)}
-    assert env["DEVICE_REGISTRY_FILE"] == DEVICE_REGISTRY_FILE
+    assert env["DEVICE_REGISTRY_FILE"] == REGISTRY_FILE_NAME
     assert env["MIN_DETECTION_CONFIDENCE"] == "90"
 
 
@@ -111,10 +111,28 @@ def test_concurrency_and_threads_are_derived_from_the_rekognition_budget(tps, wo
 
 
 def test_function_gets_its_thread_count_and_a_timeout_the_queue_covers(process):
-    stack, tier, template, _ = process
+    stack, tier, template, deps = process
     fn = template.to_json()["Resources"][ref(stack, tier.function)]["Properties"]
     assert fn["Environment"]["Variables"]["ANALYZE_THREADS"] == str(tier.analyze_threads)
-    assert fn["Timeout"] * 6 <= QUEUE_VISIBILITY_TIMEOUT.to_seconds()
+    queue = template.to_json()["Resources"][ref(stack, deps["queue"])]["Properties"]
+    assert fn["Timeout"] * 6 <= queue["VisibilityTimeout"]
+
+
+@pytest.mark.parametrize("visibility", [None, cdk.Duration.minutes(29)])
+def test_a_queue_whose_visibility_timeout_is_under_six_function_timeouts_is_refused(visibility):
+    stack, deps = bare_stack()
+    deps["queue"] = sqs.Queue(stack, "Short", visibility_timeout=visibility)
+    with pytest.raises(ValueError, match=r"visibility timeout \(\d+ s\) must be at least 6x the function timeout"):
+        ProcessTier(stack, "Process", device_registry=REGISTRY, rekognition_tps=5, **deps)
+
+
+def test_a_longer_function_timeout_needs_a_longer_queue_visibility_timeout():
+    stack, deps = bare_stack()  # a queue sized for the default 5 minutes
+    with pytest.raises(ValueError, match="3600 s"):
+        ProcessTier(
+            stack, "Process", device_registry=REGISTRY, rekognition_tps=5, timeout=cdk.Duration.minutes(10), **deps
+        )
+    assert queue_visibility_timeout_for(cdk.Duration.minutes(10)).to_seconds() == 3600
 
 
 def policy_statements(template: Template, role_logical_id: str) -> list[dict]:
@@ -251,7 +269,7 @@ def test_idempotency_table_has_the_powertools_key_and_ttl(process):
 
 
 def test_the_asset_ships_the_device_registry_of_the_deployment(demo_assembly, demo_config):
-    registries = list(Path(demo_assembly.directory).glob(f"asset.*/{DEVICE_REGISTRY_FILE}"))
+    registries = list(Path(demo_assembly.directory).glob(f"asset.*/{REGISTRY_FILE_NAME}"))
     assert len(registries) == 1
     asset = registries[0].parent
     assert json.loads(registries[0].read_text()) == demo_config.deployments[0].device_registry()

@@ -136,7 +136,11 @@ def capture_time(path: Path, data: bytes, mtime_ns: int, zone_name: str) -> tupl
 
 
 def object_key(device_id: str, taken_at: datetime, sha256_hex: str) -> str:
-    """incoming/<device>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg (DESIGN.md)."""
+    """incoming/<device>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg.
+
+    A copy of contracts/layout.py's ``image_key`` (the agent ships without the
+    repository); tests/contracts fails if the two drift apart.
+    """
     utc = taken_at.astimezone(UTC)
     millis = utc.microsecond // 1000
     stamp = f"{utc:%Y%m%dT%H%M%S}{millis:03d}Z"

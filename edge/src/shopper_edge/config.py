@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Same pattern IngestTier enforces for IoT thing names / device ids; the id is
-# the second segment of every object key, so it must be safe in an S3 key and
-# in an IAM policy variable (${credentials-iot:ThingName}).
+# The device-id alphabet of contracts/identifiers.py (copied: the agent ships
+# without the repository; tests/contracts ties the two). The id is the IoT
+# thing name and the second segment of every object key, so it must be safe
+# in an S3 key and in an IAM policy variable (${credentials-iot:ThingName}).
 DEVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")

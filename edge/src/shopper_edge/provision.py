@@ -28,7 +28,10 @@ class ProvisionError(RuntimeError):
 
 
 def edge_resource_name(deployment: str) -> str:
-    """Role alias and IoT policy name IngestTier creates for a deployment."""
+    """Role alias and IoT policy name IngestTier creates for a deployment.
+
+    A copy of contracts/identifiers.py's naming (tests/contracts ties the two).
+    """
     return f"ShopperSentiment-{deployment}-edge"
 
 

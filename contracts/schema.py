@@ -11,6 +11,10 @@ Timestamps travel as epoch milliseconds (JSON integers). Firehose parses them
 with the Hive JSON SerDe whose ``TimestampFormats`` is ``["millis"]`` (see
 stacks/process.py); the pyarrow schema reads the same integers as
 ``timestamp[ms]`` (UTC, no zone, like a Hive ``timestamp``).
+
+Copy: the analyze function's ``shopper_analyze.face_records`` builds records
+with the same keys (it ships without this repository); ``tests/contracts``
+ties the two.
 """
 
 from __future__ import annotations
@@ -22,8 +26,6 @@ if TYPE_CHECKING:  # pyarrow is a test/local dependency, never needed to synth
     import pyarrow as pa
 
 TABLE_NAME = "faces"
-#: Prefix under the curated bucket; Firehose writes here, Glue reads here.
-DATA_PREFIX = "faces"
 
 EMOTIONS = (
     "happy",
@@ -46,6 +48,7 @@ class Column:
     comment: str
 
 
+#: In the order of ``contracts.layout.PARTITION_NAMES`` (the curated folders).
 PARTITION_KEYS: tuple[Column, ...] = (
     Column("store_id", "string", "Store the camera belongs to (deployment config)"),
     Column("dt", "string", "Capture date, UTC, yyyy-MM-dd"),

@@ -1,0 +1,48 @@
+"""What the CDK stack hands the analyze function, and what the function reads.
+
+The stack (``stacks/process.py``) sets exactly these environment variables
+and bundles the deployment's device registry into the function's code asset;
+the function (``lambdas/analyze_image/shopper_analyze/settings.py``, which
+ships without this repository and keeps its own copy of the names) reads
+them at cold start. ``tests/contracts`` feeds the synthesized function's
+environment into the function's settings loader, so a renamed variable fails
+a test, not a deploy.
+"""
+
+from __future__ import annotations
+
+FIREHOSE_STREAM_NAME = "FIREHOSE_STREAM_NAME"
+ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
+IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+#: A file name relative to the function's code folder (Lambda's environment
+#: is capped at 4 KB, which a few dozen devices would exceed).
+DEVICE_REGISTRY_FILE = "DEVICE_REGISTRY_FILE"
+MIN_DETECTION_CONFIDENCE = "MIN_DETECTION_CONFIDENCE"
+MIN_SHARPNESS = "MIN_SHARPNESS"
+ANALYZE_THREADS = "ANALYZE_THREADS"
+#: Read by Powertools itself (the function requires the namespace too).
+POWERTOOLS_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
+
+#: Every variable the stack sets on the function.
+ENVIRONMENT_VARIABLES = (
+    FIREHOSE_STREAM_NAME,
+    ARCHIVE_BUCKET,
+    IDEMPOTENCY_TABLE,
+    DEVICE_REGISTRY_FILE,
+    MIN_DETECTION_CONFIDENCE,
+    MIN_SHARPNESS,
+    ANALYZE_THREADS,
+    *POWERTOOLS_VARIABLES,
+)
+
+#: The registry's file name inside the code asset: ``{"<device_id>": {field: value}}``.
+REGISTRY_FILE_NAME = "device_registry.json"
+REGISTRY_FIELDS = ("store_id", "camera_id", "zone")
+
+SERVICE_NAME = "shopper-sentiment-analyze"
+METRICS_NAMESPACE = "ShopperSentiment"
+
+#: Faces below these floors are dropped by the function (and counted): the
+#: deployment config's defaults and the function's when a variable is unset.
+DEFAULT_MIN_DETECTION_CONFIDENCE = 90.0
+DEFAULT_MIN_SHARPNESS = 0.0

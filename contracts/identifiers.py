@@ -1,0 +1,38 @@
+"""Id alphabets and the names derived from a deployment.
+
+Ids end up in S3 keys, IAM policy variables, IoT thing names, Glue partition
+values and CloudFormation names: one conservative alphabet each. The
+patterns are full-match regular expressions over ASCII.
+
+Copies: the edge agent (``shopper_edge.config.DEVICE_ID_PATTERN``,
+``shopper_edge.provision.role_alias_name``) and the analyze function
+(``shopper_analyze.settings``, ``shopper_analyze.image_keys``) carry their own.
+"""
+
+from __future__ import annotations
+
+DEPLOYMENT_NAME_PATTERN = r"[A-Za-z][A-Za-z0-9-]{0,39}"
+STORE_ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
+#: A device id is the device's AWS IoT thing name and its S3 prefix.
+DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+#: Camera ids and zones.
+LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+
+STACK_NAME_PREFIX = "ShopperSentiment"
+#: Suffix of the edge fleet's IoT role alias and IoT policy after the stack name.
+EDGE_NAME_SUFFIX = "-edge"
+
+
+def stack_name(deployment: str) -> str:
+    """The pipeline stack of a deployment; also the prefix of its named resources."""
+    return f"{STACK_NAME_PREFIX}-{deployment}"
+
+
+def role_alias_name(name_prefix: str) -> str:
+    """The IoT role alias devices exchange their certificate at (``name_prefix`` = the stack name)."""
+    return f"{name_prefix}{EDGE_NAME_SUFFIX}"
+
+
+def iot_policy_name(name_prefix: str) -> str:
+    """The IoT policy attached to every device certificate of the deployment."""
+    return f"{name_prefix}{EDGE_NAME_SUFFIX}"

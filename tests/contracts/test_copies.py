@@ -1,0 +1,210 @@
+"""Every copy of a contract that ships without the repository agrees with contracts/.
+
+The analyze function (its code asset) and the edge agent (its own package on
+the Raspberry Pi) cannot import ``contracts``; each carries the facts it
+needs. A copy that drifts fails here, before a deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from shopper_analyze import face_records, image_keys, s3_objects, settings
+from shopper_edge import capture, provision
+from shopper_edge import config as edge_config
+
+from contracts import analyze_function, identifiers, layout, schema
+
+SHA = "0123456789abcdef" * 4
+INSTANTS = (
+    datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),  # milliseconds truncate, never round up a day
+    datetime(2026, 11, 24, 19, 0, tzinfo=timezone(timedelta(hours=-8))),  # a local instant: stored as UTC
+    datetime(2028, 2, 29, 0, 0, tzinfo=UTC),
+)
+DEVICES = ("pi-s001-entrance", "A", "pi_7", "x" * 128)
+#: Keys the edge agent never writes; every reader must refuse each of them.
+NOT_IN_LAYOUT = (
+    "incoming/pi-1/2026/03/14/20260314T092653412Z-0123456789ab.jpeg",
+    "incoming/pi-1/2026/03/15/20260314T092653412Z-0123456789ab.jpg",  # folders disagree with the stamp
+    "incoming/pi-1/2026/02/30/20260230T092653412Z-0123456789ab.jpg",  # no such day
+    "incoming/pi-1/2026/03/14/20260314T092653412Z-0123456789AB.jpg",
+    "incoming/-pi/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+    "incoming/pi-1/2026/03/14/２０２６0314T092653412Z-0123456789ab.jpg",  # non-ASCII digits
+    "incoming/" + "x" * 129 + "/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+    "other/pi-1/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+)
+
+
+# --- the object key ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("captured_at", INSTANTS)
+@pytest.mark.parametrize("device_id", DEVICES)
+def test_edge_agent_writes_the_contract_key(device_id, captured_at):
+    assert capture.object_key(device_id, captured_at, SHA) == layout.image_key(device_id, captured_at, SHA)
+
+
+@pytest.mark.parametrize("captured_at", INSTANTS)
+@pytest.mark.parametrize("device_id", DEVICES)
+def test_analyze_function_reads_the_contract_key_as_the_contract_does(device_id, captured_at):
+    key = layout.image_key(device_id, captured_at, SHA)
+    theirs, ours = image_keys.parse_image_key(key), layout.parse_image_key(key)
+    assert (theirs.device_id, theirs.captured_at, theirs.content_sha) == (
+        ours.device_id,
+        ours.captured_at,
+        ours.content_sha,
+    )
+    assert ours.device_id == device_id
+    assert ours.captured_at == captured_at.astimezone(UTC).replace(microsecond=captured_at.microsecond // 1000 * 1000)
+
+
+@pytest.mark.parametrize("key", NOT_IN_LAYOUT)
+def test_analyze_function_and_contract_refuse_the_same_keys(key):
+    with pytest.raises(layout.KeyLayoutError):
+        layout.parse_image_key(key)
+    with pytest.raises(image_keys.KeyLayoutError):
+        image_keys.parse_image_key(key)
+
+
+def test_incoming_prefix_is_the_same_everywhere():
+    assert image_keys.INCOMING_PREFIX == layout.INCOMING_PREFIX
+    agent_key_prefix = edge_config.AgentConfig.key_prefix.fget
+    assert agent_key_prefix(SimpleNamespace(device_id="pi-1")) == layout.device_prefix("pi-1")
+
+
+def test_quarantine_layout_is_the_contract():
+    assert s3_objects.QUARANTINE_PREFIX == layout.QUARANTINE_PREFIX
+    key = layout.image_key("pi-1", INSTANTS[0], SHA)
+    assert s3_objects.quarantine_key("unknown-device", key) == layout.quarantine_key("unknown-device", key)
+
+
+# --- ids and names ---------------------------------------------------------------------------------
+
+
+def test_device_id_alphabet_is_the_contract_in_the_edge_agent_and_the_function():
+    assert edge_config.DEVICE_ID_PATTERN.pattern == identifiers.DEVICE_ID_PATTERN
+    registry_pattern = re.search(r"\(\?P<device_id>(.+?)\)/", image_keys._KEY.pattern)
+    assert registry_pattern is not None and registry_pattern.group(1) == identifiers.DEVICE_ID_PATTERN
+    assert settings._DEVICE_ID.pattern == identifiers.DEVICE_ID_PATTERN
+
+
+@pytest.mark.parametrize("deployment", ["demo", "eu-stores", "A1"])
+def test_edge_provisioning_names_the_role_alias_and_policy_the_stack_creates(deployment):
+    name_prefix = identifiers.stack_name(deployment)
+    assert provision.edge_resource_name(deployment) == identifiers.role_alias_name(name_prefix)
+    assert provision.edge_resource_name(deployment) == identifiers.iot_policy_name(name_prefix)
+
+
+def test_role_alias_in_the_synthesized_template_is_the_contract_name(demo_templates):
+    (template,) = demo_templates.values()
+    aliases = [
+        r["Properties"]["RoleAlias"] for r in template["Resources"].values() if r["Type"] == "AWS::IoT::RoleAlias"
+    ]
+    assert aliases == [provision.edge_resource_name("demo")]
+
+
+# --- the face record ---------------------------------------------------------------------------------
+
+
+def test_function_builds_records_with_the_schema_keys_and_emotions():
+    assert face_records.RECORD_KEYS == schema.RECORD_KEYS
+    assert face_records.EMOTIONS == schema.EMOTIONS
+
+
+def test_partition_keys_are_the_curated_folders_in_order():
+    assert tuple(k.name for k in schema.PARTITION_KEYS) == layout.PARTITION_NAMES
+    assert layout.partition_prefix("s1", "2026-11-24") == "faces/store_id=s1/dt=2026-11-24/"
+
+
+# --- the function's environment --------------------------------------------------------------------
+
+
+class RecordingEnviron(dict[str, str]):
+    """A mapping that remembers every name it was asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
+
+
+@pytest.fixture(scope="module")
+def synthesized_function(demo_assembly) -> tuple[dict[str, object], Path]:
+    """(environment variables, bundled code folder) of the demo deployment's analyze function."""
+    (stack,) = demo_assembly.stacks
+    functions = [
+        r["Properties"]
+        for r in stack.template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "app.handler"
+    ]
+    (function,) = functions
+    asset_hash = function["Code"]["S3Key"].removesuffix(".zip")
+    return function["Environment"]["Variables"], Path(demo_assembly.directory) / f"asset.{asset_hash}"
+
+
+def test_stack_sets_exactly_the_contract_variables(synthesized_function):
+    environment, _ = synthesized_function
+    assert set(environment) == set(analyze_function.ENVIRONMENT_VARIABLES)
+
+
+def test_synthesized_environment_loads_into_the_function_settings(synthesized_function, demo_config):
+    environment, code = synthesized_function
+    # Tokens (Ref, GetAtt) become the names they resolve to at deploy time.
+    values = {
+        name: value if isinstance(value, str) else f"resolved-{name.lower()}" for name, value in environment.items()
+    }
+    recording = RecordingEnviron(values)
+
+    loaded = settings.load_settings(recording, base_dir=code)
+
+    read_by_powertools = set(analyze_function.POWERTOOLS_VARIABLES)
+    assert set(environment) - recording.asked <= read_by_powertools, "the stack sets a variable nobody reads"
+    # The inline registry (tests, the local pipeline) is the one name the stack leaves out on purpose.
+    assert recording.asked - set(environment) <= {"DEVICE_REGISTRY"}, "the function reads a variable the stack omits"
+    assert loaded.firehose_stream_name == values[analyze_function.FIREHOSE_STREAM_NAME]
+    assert loaded.analyze_threads == int(values[analyze_function.ANALYZE_THREADS])
+    assert set(loaded.device_registry) == set(demo_config.deployments[0].device_registry())
+
+
+def test_synthesized_registry_file_has_the_contract_fields(synthesized_function, demo_config):
+    environment, code = synthesized_function
+    registry_file = code / environment[analyze_function.DEVICE_REGISTRY_FILE]
+    assert registry_file.name == analyze_function.REGISTRY_FILE_NAME
+    loaded = settings.parse_device_registry(registry_file.read_text(encoding="utf-8"))
+    expected = demo_config.deployments[0].device_registry()
+    assert {device: tuple(vars(info).items()) for device, info in loaded.items()} == {
+        device: tuple((field, entry[field]) for field in analyze_function.REGISTRY_FIELDS)
+        for device, entry in expected.items()
+    }
+
+
+def test_function_defaults_are_the_deployment_defaults(demo_config):
+    minimal = {
+        analyze_function.FIREHOSE_STREAM_NAME: "s",
+        analyze_function.ARCHIVE_BUCKET: "b",
+        analyze_function.IDEMPOTENCY_TABLE: "t",
+        "DEVICE_REGISTRY": '{"pi-1": {"store_id": "s", "camera_id": "c", "zone": "z"}}',
+        "POWERTOOLS_METRICS_NAMESPACE": analyze_function.METRICS_NAMESPACE,
+    }
+    loaded = settings.load_settings(minimal, base_dir=Path("."))
+    assert loaded.min_detection_confidence == analyze_function.DEFAULT_MIN_DETECTION_CONFIDENCE
+    assert loaded.min_sharpness == analyze_function.DEFAULT_MIN_SHARPNESS
+    deployment = demo_config.deployments[0]
+    assert type(deployment).model_fields["min_detection_confidence"].default == loaded.min_detection_confidence
+    assert type(deployment).model_fields["min_sharpness"].default == loaded.min_sharpness
