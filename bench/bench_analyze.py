@@ -101,7 +101,7 @@ def function_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 # --- measurements --------------------------------------------------------------------------------
 
 
-def handler_figures(app, s3) -> dict[int, tuple[float, float, float]]:
+def handler_figures(handler, firehose, s3) -> dict[int, tuple[float, float, float]]:
     """faces per image → (CPU ms per image, wall ms per image, Firehose calls per 1,000 faces).
 
     One invocation per face count with a full batch of BATCH messages, one
@@ -109,7 +109,7 @@ def handler_figures(app, s3) -> dict[int, tuple[float, float, float]]:
     deployed invocation does.
     """
     calls = {"n": 0}
-    app.firehose.meta.events.register(
+    firehose.meta.events.register(
         "before-call.firehose.PutRecordBatch", lambda **_: calls.__setitem__("n", calls["n"] + 1)
     )
     context = local_aws.FakeLambdaContext(remaining_ms=300_000)  # the function timeout
@@ -123,11 +123,11 @@ def handler_figures(app, s3) -> dict[int, tuple[float, float, float]]:
         warm = local_aws.image_key(device_id=f"bench-{faces}", content=b"warm-up")
         s3.put_object(Bucket=local_aws.SOURCE_BUCKET, Key=warm, Body=JPEG)
         with contextlib.redirect_stdout(io.StringIO()):
-            app.handler(local_aws.sqs_event(local_aws.s3_notification(local_aws.s3_record(warm))), context)
+            handler(local_aws.sqs_event(local_aws.s3_notification(local_aws.s3_record(warm))), context)
         calls["n"] = 0
         cpu, wall = time.process_time(), time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            response = app.handler(event, context)
+            response = handler(event, context)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         assert response == {"batchItemFailures": []}, response
         figures[faces] = (cpu * 1000 / BATCH, wall * 1000 / BATCH, calls["n"] * 1000 / (faces * BATCH))
@@ -198,13 +198,16 @@ def main() -> None:
         local_aws.create_resources(session)
         with contextlib.redirect_stdout(io.StringIO()):
             app = local_aws.load_handler_module()
-        figures = handler_figures(app, session.client("s3"))
+            settings = app.SETTINGS
+            clients = app.aws_clients(settings)
+            handler = app.create_handler(settings, clients)
+        figures = handler_figures(handler, clients.firehose, session.client("s3"))
     finally:
         for server in servers:
             server.terminate()
             server.wait(timeout=10)
 
-    threads = app.SETTINGS.analyze_threads
+    threads = settings.analyze_threads
     print(
         "analyze handler (S3/DynamoDB/Firehose: moto server; Rekognition: local HTTP;"
         f" one invocation of {BATCH} messages per row, {threads} analysis threads)"

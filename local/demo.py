@@ -382,6 +382,9 @@ def run_demo(
             edge = run_edge_agents(deployment, spool, state, endpoint, logs / "edge.log")
 
             say("[4/6] analyze Lambda handler on the S3 events (local face analyzer in place of Rekognition)")
+            from dataclasses import replace
+            from types import SimpleNamespace
+
             from local.analyzer import LocalFaceAnalyzer
 
             environment = {
@@ -400,11 +403,11 @@ def run_demo(
             with (logs / "lambda.log").open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 os.environ.update(environment)
                 app = load_handler()
+                clients = app.aws_clients(app.SETTINGS)
                 firehose = LocalFirehose()
-                analyzer = LocalFaceAnalyzer(s3_client=app.s3)
-                app.firehose = firehose
-                app.analyzer = analyzer
-                lambda_stats = run_handler(app, endpoint, queue_url)
+                analyzer = LocalFaceAnalyzer(s3_client=clients.s3)
+                handler = app.create_handler(app.SETTINGS, replace(clients, firehose=firehose, analyzer=analyzer))
+                lambda_stats = run_handler(SimpleNamespace(handler=handler), endpoint, queue_url)
 
             say(
                 f"      {len(firehose.records)} face records in {firehose.calls} PutRecordBatch calls; "

@@ -19,7 +19,11 @@ MODULE_NAME = "analyze_image_app"
 
 
 def load_handler() -> ModuleType:
-    """Import the handler afresh (module-level clients and settings read the current environment)."""
+    """Import the handler module afresh, as a cold start does (its settings read the current environment).
+
+    The module's ``create_handler(settings, clients)`` builds a handler on any
+    clients; ``aws_clients(settings)`` gives the deployed ones to start from.
+    """
     if str(LAMBDA_DIR) not in sys.path:
         # The asset root is the import root in Lambda: shopper_analyze is top level.
         sys.path.append(str(LAMBDA_DIR))

@@ -8,9 +8,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from tests.lambdas.local_aws import (
     ARCHIVE_BUCKET,
@@ -57,6 +60,11 @@ def expect_detect_faces_error(stubber: UnorderedStubber, key: str, code: str, st
     )
 
 
+def log_to_captured_stdout() -> None:
+    """Powertools' Logger (one per service) bound sys.stdout when the handler was built; capsys replaces it now."""
+    Logger().logger_handler.setStream(sys.stdout)
+
+
 def upload(s3: Any, key: str, body: bytes = JPEG) -> str:
     s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
     return key
@@ -100,11 +108,11 @@ class FlakyFirehose:
 # --- the happy path -----------------------------------------------------------------------------
 
 
-def test_image_becomes_one_record_per_face_and_moves_to_archive(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_image_becomes_one_record_per_face_and_moves_to_archive(handler, rekognition, s3, lambda_context, capsys):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     records = delivered_records(s3)
@@ -128,12 +136,12 @@ def test_image_becomes_one_record_per_face_and_moves_to_archive(analyze_app, rek
 
 
 def test_image_without_faces_writes_nothing_but_is_counted_and_archived(
-    analyze_app, rekognition, s3, lambda_context, capsys
+    handler, rekognition, s3, lambda_context, capsys
 ):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, NO_FACES)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert delivered_records(s3) == []
@@ -145,12 +153,12 @@ def test_image_without_faces_writes_nothing_but_is_counted_and_archived(
 
 
 def test_faces_under_confidence_or_sharpness_floor_are_dropped_and_counted(
-    analyze_app, rekognition, s3, lambda_context, capsys
+    handler, rekognition, s3, lambda_context, capsys
 ):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, LOW_QUALITY_FACES)  # one good, one at 74 %, one with sharpness 3.5
 
-    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     records = delivered_records(s3)
     assert [(r["face_index"], r["faces_in_image"], r["detection_confidence"]) for r in records] == [(0, 1, 99.998)]
@@ -159,48 +167,48 @@ def test_faces_under_confidence_or_sharpness_floor_are_dropped_and_counted(
     assert metrics["FacesDropped"] == 2
 
 
-def test_every_record_of_a_notification_body_is_processed(analyze_app, rekognition, s3, lambda_context):
+def test_every_record_of_a_notification_body_is_processed(handler, rekognition, s3, lambda_context):
     first = upload(s3, image_key(content=b"one"))
     second = upload(s3, image_key(device_id="pi-s002-aisle-3", content=b"two"))
     expect_detect_faces(rekognition, first, THREE_FACES)
     expect_detect_faces(rekognition, second, NO_FACES)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(first), s3_record(second))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(first), s3_record(second))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
     assert keys_in(s3, ARCHIVE_BUCKET) == sorted([first, second])
 
 
-def test_records_of_a_whole_batch_share_firehose_calls(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_records_of_a_whole_batch_share_firehose_calls(handler, rekognition, s3, lambda_context, capsys):
     keys = [upload(s3, image_key(content=str(i).encode())) for i in range(10)]
     for key in keys:
         expect_detect_faces(rekognition, key, THREE_FACES)
 
-    response = analyze_app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+    response = handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 30
     assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 1
 
 
-def test_thousand_faces_of_one_batch_take_two_firehose_calls(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_thousand_faces_of_one_batch_take_two_firehose_calls(handler, rekognition, s3, lambda_context, capsys):
     keys = [upload(s3, image_key(content=str(i).encode())) for i in range(10)]
     for key in keys:
         expect_detect_faces(rekognition, key, faces_response(100))  # DetectFaces returns at most 100 faces
 
-    response = analyze_app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+    response = handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len({r["record_id"] for r in delivered_records(s3)}) == 1000
     assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 2  # 500 records per call
 
 
-def test_analysis_is_stored_for_redelivery_with_a_ttl(analyze_app, rekognition, s3, lambda_context, aws):
+def test_analysis_is_stored_for_redelivery_with_a_ttl(handler, rekognition, s3, lambda_context, aws):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
 
-    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     items = aws.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
     (item,) = [i for i in items if "status" in i]  # Powertools' record; the other is the delivered marker
@@ -211,7 +219,7 @@ def test_analysis_is_stored_for_redelivery_with_a_ttl(analyze_app, rekognition, 
 
 
 def test_versioned_object_is_analyzed_and_removed_at_the_version_the_event_names(
-    analyze_app, rekognition, s3, lambda_context
+    handler, rekognition, s3, lambda_context
 ):
     s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = image_key()
@@ -220,7 +228,7 @@ def test_versioned_object_is_analyzed_and_removed_at_the_version_the_event_names
     ]
     expect_detect_faces(rekognition, key, THREE_FACES, version_id=version_id)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, version_id=version_id))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key, version_id=version_id))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert "Versions" not in s3.list_object_versions(Bucket=SOURCE_BUCKET)  # the version itself, no delete marker
@@ -230,21 +238,21 @@ def test_versioned_object_is_analyzed_and_removed_at_the_version_the_event_names
 
 
 def test_versioned_object_in_quarantine_keeps_reason_tag_and_leaves_no_version(
-    analyze_app, rekognition, s3, lambda_context
+    handler, rekognition, s3, lambda_context
 ):
     s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = image_key(device_id="pi-s999-stolen")
     version_id = s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=JPEG)["VersionId"]
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, version_id=version_id))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key, version_id=version_id))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert quarantined(s3, "unknown-device", key) == {"quarantine-reason": "unknown-device"}
     assert "Versions" not in s3.list_object_versions(Bucket=SOURCE_BUCKET)
 
 
-def test_s3_test_event_is_acknowledged_and_ignored(analyze_app, rekognition, s3, lambda_context):
-    response = analyze_app.handler(sqs_event(json.dumps(load_event("s3_test_event.json"))), lambda_context)
+def test_s3_test_event_is_acknowledged_and_ignored(handler, rekognition, s3, lambda_context):
+    response = handler(sqs_event(json.dumps(load_event("s3_test_event.json"))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert delivered_records(s3) == []
@@ -253,13 +261,13 @@ def test_s3_test_event_is_acknowledged_and_ignored(analyze_app, rekognition, s3,
 # --- idempotency ---------------------------------------------------------------------------------
 
 
-def test_redelivered_image_is_not_analyzed_twice(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_redelivered_image_is_not_analyzed_twice(handler, rekognition, s3, lambda_context, capsys):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)  # one response only: a second call would fail
     event = sqs_event(s3_notification(s3_record(key)))
 
-    first = analyze_app.handler(event, lambda_context)
-    second = analyze_app.handler(event, lambda_context)
+    first = handler(event, lambda_context)
+    second = handler(event, lambda_context)
 
     assert first == second == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
@@ -268,29 +276,27 @@ def test_redelivered_image_is_not_analyzed_twice(analyze_app, rekognition, s3, l
     assert metrics["ImagesGone"] == 1  # the redelivery found the image archived already
 
 
-def test_duplicate_events_in_one_batch_are_analyzed_and_written_once(analyze_app, rekognition, s3, lambda_context):
+def test_duplicate_events_in_one_batch_are_analyzed_and_written_once(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
     body = s3_notification(s3_record(key))
 
-    response = analyze_app.handler(sqs_event(body, body), lambda_context)
+    response = handler(sqs_event(body, body), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
 
 
 def test_redelivery_after_failed_delivery_reuses_the_analysis(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch
+    handler, make_handler, clients, rekognition, s3, lambda_context
 ):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)  # only once, for both invocations
     event = sqs_event(s3_notification(s3_record(key)))
-    real = analyze_app.firehose
-    monkeypatch.setattr(analyze_app, "firehose", FlakyFirehose(real, reject=lambda call, record: True))
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    firehose_down = make_handler(firehose=FlakyFirehose(clients.firehose, reject=lambda call, record: True))
+    assert firehose_down(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
 
-    monkeypatch.setattr(analyze_app, "firehose", real)
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
 
     records = delivered_records(s3)
     assert len(records) == 3
@@ -313,37 +319,37 @@ def versions_left(s3: Any) -> list[str]:
     ]
 
 
-def fail_copies(analyze_app: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
-    """CopyObject to the archive is denied while ``switch["fail"]`` is true."""
-    from botocore.exceptions import ClientError
+class CopyDeniedS3:
+    """The real (moto) S3 client, except that CopyObject is denied while ``denying`` is true."""
 
-    real = analyze_app.s3.copy_object
-    switch = {"fail": True}
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.denying = True
 
-    def copy_object(**kwargs: Any) -> Any:
-        if switch["fail"]:
+    def copy_object(self, **kwargs: Any) -> Any:
+        if self.denying:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
-        return real(**kwargs)
+        return self.real.copy_object(**kwargs)
 
-    monkeypatch.setattr(analyze_app.s3, "copy_object", copy_object)
-    return switch
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
 
 
 def test_same_bytes_uploaded_again_as_a_new_version_are_not_analyzed_or_written_again(
-    analyze_app, rekognition, s3, lambda_context, capsys
+    handler, rekognition, s3, lambda_context, capsys
 ):
     s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = image_key()
     first = upload_version(s3, key)
     expect_detect_faces(rekognition, key, THREE_FACES, version_id=first["s3"]["object"]["versionId"])  # once only
-    assert analyze_app.handler(sqs_event(s3_notification(first)), lambda_context) == {"batchItemFailures": []}
+    assert handler(sqs_event(s3_notification(first)), lambda_context) == {"batchItemFailures": []}
     ids = sorted(r["record_id"] for r in delivered_records(s3))
 
     # The edge agent was killed between S3's confirmation and its ledger: the same bytes again, a new version.
     second = upload_version(s3, key)
     assert second["s3"]["object"]["versionId"] != first["s3"]["object"]["versionId"]
     assert second["s3"]["object"]["eTag"] == first["s3"]["object"]["eTag"]
-    response = analyze_app.handler(sqs_event(s3_notification(second)), lambda_context)
+    response = handler(sqs_event(s3_notification(second)), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert sorted(r["record_id"] for r in delivered_records(s3)) == ids  # one copy of each record
@@ -356,14 +362,14 @@ def test_same_bytes_uploaded_again_as_a_new_version_are_not_analyzed_or_written_
 
 
 def test_same_bytes_uploaded_twice_in_one_batch_are_analyzed_and_written_once(
-    analyze_app, rekognition, s3, lambda_context, capsys
+    handler, rekognition, s3, lambda_context, capsys
 ):
     s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = image_key()
     first, second = upload_version(s3, key), upload_version(s3, key)
     expect_detect_faces(rekognition, key, THREE_FACES, version_id=first["s3"]["object"]["versionId"])
 
-    response = analyze_app.handler(sqs_event(s3_notification(first), s3_notification(second)), lambda_context)
+    response = handler(sqs_event(s3_notification(first), s3_notification(second)), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
@@ -373,40 +379,39 @@ def test_same_bytes_uploaded_twice_in_one_batch_are_analyzed_and_written_once(
 
 
 def test_second_upload_in_a_batch_waits_when_the_first_ones_records_are_not_delivered(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch
+    handler, make_handler, clients, rekognition, s3, lambda_context
 ):
     s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = image_key()
     first, second = upload_version(s3, key), upload_version(s3, key)
     expect_detect_faces(rekognition, key, THREE_FACES, version_id=first["s3"]["object"]["versionId"])
-    real = analyze_app.firehose
-    monkeypatch.setattr(analyze_app, "firehose", FlakyFirehose(real, reject=lambda call, record: True))
+    firehose_down = make_handler(firehose=FlakyFirehose(clients.firehose, reject=lambda call, record: True))
     event = sqs_event(s3_notification(first), s3_notification(second))
 
-    response = analyze_app.handler(event, lambda_context)
+    response = firehose_down(event, lambda_context)
 
     # Neither version may leave incoming/ before the records of their bytes are in.
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
     assert len(versions_left(s3)) == 2
-    monkeypatch.setattr(analyze_app, "firehose", real)
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
     assert versions_left(s3) == []
 
 
 def test_redelivery_after_firehose_accepted_but_archiving_failed_does_not_write_records_again(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch, capsys
+    make_handler, clients, rekognition, s3, lambda_context, capsys
 ):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)  # only once, for both invocations
     event = sqs_event(s3_notification(s3_record(key)))
-    copies = fail_copies(analyze_app, monkeypatch)
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    copies = CopyDeniedS3(clients.s3)
+    handler = make_handler(s3=copies)
+    assert handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert len(delivered_records(s3)) == 3
     assert keys_in(s3, SOURCE_BUCKET) == [key]
 
-    copies["fail"] = False
-    response = analyze_app.handler(event, lambda_context)
+    copies.denying = False
+    response = handler(event, lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
@@ -418,7 +423,7 @@ def test_redelivery_after_firehose_accepted_but_archiving_failed_does_not_write_
 
 
 def test_marker_lost_in_a_crash_is_the_only_case_that_sends_records_again(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch, aws
+    make_handler, clients, rekognition, s3, lambda_context, aws
 ):
     from shopper_analyze.delivered_markers import marker_id
 
@@ -427,10 +432,9 @@ def test_marker_lost_in_a_crash_is_the_only_case_that_sends_records_again(
     expect_detect_faces(rekognition, crashed, THREE_FACES)
     events = [s3_record(marked), s3_record(crashed)]
     event = sqs_event(*(s3_notification(e) for e in events))
-    copies = fail_copies(analyze_app, monkeypatch)
-    assert analyze_app.handler(event, lambda_context) == {
-        "batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]
-    }
+    copies = CopyDeniedS3(clients.s3)
+    handler = make_handler(s3=copies)
+    assert handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
     first = delivered_records(s3)
     first_ids = {k: sorted(r["record_id"] for r in first if r["image_key"] == k) for k in (marked, crashed)}
     # The crash window: Firehose accepted the records, the invocation died before the marker was written.
@@ -439,8 +443,8 @@ def test_marker_lost_in_a_crash_is_the_only_case_that_sends_records_again(
         TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": marker_id((SOURCE_BUCKET, crashed, etag))}}
     )
 
-    copies["fail"] = False
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+    copies.denying = False
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
 
     records = delivered_records(s3)
     assert sorted(r["record_id"] for r in records if r["image_key"] == marked) == first_ids[marked]
@@ -450,10 +454,8 @@ def test_marker_lost_in_a_crash_is_the_only_case_that_sends_records_again(
 
 
 def test_failed_marker_write_is_reported_and_the_image_still_archived(
-    analyze_app, rekognition, s3, lambda_context, capsys
+    handler, clients, rekognition, s3, lambda_context, capsys
 ):
-    from botocore.exceptions import ClientError
-
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
 
@@ -461,9 +463,9 @@ def test_failed_marker_write_is_reported_and_the_image_still_archived(
         if params["Item"]["id"]["S"].startswith("delivered#"):
             raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "PutItem")
 
-    analyze_app.dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", refuse_markers)
+    clients.dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", refuse_markers)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
@@ -472,19 +474,17 @@ def test_failed_marker_write_is_reported_and_the_image_still_archived(
 
 
 def test_image_whose_records_arrived_is_archived_even_when_its_message_fails(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch
+    handler, make_handler, clients, rekognition, s3, lambda_context
 ):
     good, bad = upload(s3, image_key(content=b"good")), upload(s3, image_key(content=b"bad"))
     expect_detect_faces(rekognition, good, THREE_FACES)
     expect_detect_faces(rekognition, bad, THREE_FACES)
     event = sqs_event(s3_notification(s3_record(good), s3_record(bad)))  # one message, two images
-    real = analyze_app.firehose
-    monkeypatch.setattr(analyze_app, "firehose", FlakyFirehose(real, reject=lambda call, r: r["image_key"] == bad))
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    rejecting_bad = make_handler(firehose=FlakyFirehose(clients.firehose, reject=lambda call, r: r["image_key"] == bad))
+    assert rejecting_bad(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert keys_in(s3, ARCHIVE_BUCKET) == [good]
 
-    monkeypatch.setattr(analyze_app, "firehose", real)
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
 
     records = delivered_records(s3)
     assert sorted(r["image_key"] for r in records) == sorted([good] * 3 + [bad] * 3)
@@ -511,17 +511,18 @@ class BarrierAnalyzer:
 
 
 def test_images_of_a_batch_are_analyzed_concurrently_with_correct_logs_and_metrics(
-    analyze_app, s3, lambda_context, capsys
+    make_handler, s3, lambda_context, capsys
 ):
     keys = [upload(s3, image_key(content=str(i).encode())) for i in range(8)]
     faces = {key: i + 1 for i, key in enumerate(keys)}
-    analyze_app.analyzer = BarrierAnalyzer(parties=4, faces_by_key=faces)
-    analyze_app.logger.logger_handler.setStream(sys.stdout)
+    analyzer = BarrierAnalyzer(parties=4, faces_by_key=faces)
+    handler = make_handler(analyzer=analyzer)
+    log_to_captured_stdout()
 
-    response = analyze_app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+    response = handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
 
     assert response == {"batchItemFailures": []}
-    assert len(analyze_app.analyzer.threads) >= 4
+    assert len(analyzer.threads) >= 4
     assert sorted(r["image_key"] for r in delivered_records(s3)) == sorted(k for k in keys for _ in range(faces[k]))
     output = capsys.readouterr().out
     metrics = emf_metrics(output)
@@ -539,16 +540,15 @@ def test_images_of_a_batch_are_analyzed_concurrently_with_correct_logs_and_metri
     )
 
 
-def test_one_analysis_thread_processes_the_batch_too(aws, monkeypatch, s3, lambda_context):
-    monkeypatch.setenv("ANALYZE_THREADS", "1")
-    app = load_handler_module()
+def test_one_analysis_thread_processes_the_batch_too(make_handler, settings, s3, lambda_context):
     keys = [upload(s3, image_key(content=str(i).encode())) for i in range(3)]
-    app.analyzer = BarrierAnalyzer(parties=1, faces_by_key=dict.fromkeys(keys, 2))
+    analyzer = BarrierAnalyzer(parties=1, faces_by_key=dict.fromkeys(keys, 2))
+    handler = make_handler(settings=replace(settings, analyze_threads=1), analyzer=analyzer)
 
-    response = app.handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
+    response = handler(sqs_event(*(s3_notification(s3_record(key)) for key in keys)), lambda_context)
 
     assert response == {"batchItemFailures": []}
-    assert app.analyzer.threads == {"analyze_0"}
+    assert analyzer.threads == {"analyze_0"}
     assert len(delivered_records(s3)) == 6
 
 
@@ -556,16 +556,16 @@ def test_one_analysis_thread_processes_the_batch_too(aws, monkeypatch, s3, lambd
 
 
 def test_firehose_partial_failure_is_retried_until_every_record_is_in(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch, capsys
+    make_handler, clients, rekognition, s3, lambda_context, capsys
 ):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
     # First call: faces 0 and 2 rejected; second call: face 2 rejected again; third: accepted.
     rejected = {0: {0, 2}, 1: {2}}
-    flaky = FlakyFirehose(analyze_app.firehose, reject=lambda call, r: r["face_index"] in rejected.get(call, set()))
-    monkeypatch.setattr(analyze_app, "firehose", flaky)
+    flaky = FlakyFirehose(clients.firehose, reject=lambda call, r: r["face_index"] in rejected.get(call, set()))
+    handler = make_handler(firehose=flaky)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert sorted(r["face_index"] for r in delivered_records(s3)) == [0, 1, 2]  # each exactly once
@@ -575,18 +575,16 @@ def test_firehose_partial_failure_is_retried_until_every_record_is_in(
 
 
 def test_firehose_failing_every_retry_fails_that_message_and_keeps_its_image(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch
+    make_handler, clients, rekognition, s3, lambda_context
 ):
     good = upload(s3, image_key(content=b"good"))
     bad = upload(s3, image_key(content=b"bad"))
     expect_detect_faces(rekognition, good, THREE_FACES)
     expect_detect_faces(rekognition, bad, THREE_FACES)
-    flaky = FlakyFirehose(analyze_app.firehose, reject=lambda call, record: record["image_key"] == bad)
-    monkeypatch.setattr(analyze_app, "firehose", flaky)
+    flaky = FlakyFirehose(clients.firehose, reject=lambda call, record: record["image_key"] == bad)
+    handler = make_handler(firehose=flaky)
 
-    response = analyze_app.handler(
-        sqs_event(s3_notification(s3_record(good)), s3_notification(s3_record(bad))), lambda_context
-    )
+    response = handler(sqs_event(s3_notification(s3_record(good)), s3_notification(s3_record(bad))), lambda_context)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert keys_in(s3, SOURCE_BUCKET) == [bad]
@@ -595,20 +593,12 @@ def test_firehose_failing_every_retry_fails_that_message_and_keeps_its_image(
     assert flaky.calls == 4  # the first attempt and three retries
 
 
-def test_archive_failure_fails_the_message_and_keeps_the_image(
-    analyze_app, rekognition, s3, lambda_context, monkeypatch
-):
-    from botocore.exceptions import ClientError
-
+def test_archive_failure_fails_the_message_and_keeps_the_image(make_handler, clients, rekognition, s3, lambda_context):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
+    handler = make_handler(s3=CopyDeniedS3(clients.s3))
 
-    def copy_denied(**kwargs: Any) -> None:
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
-
-    monkeypatch.setattr(analyze_app.s3, "copy_object", copy_denied)
-
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert keys_in(s3, SOURCE_BUCKET) == [key]
@@ -617,11 +607,11 @@ def test_archive_failure_fails_the_message_and_keeps_the_image(
 # --- quarantine ----------------------------------------------------------------------------------
 
 
-def test_corrupt_jpeg_is_quarantined_as_invalid_image_format(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_corrupt_jpeg_is_quarantined_as_invalid_image_format(handler, rekognition, s3, lambda_context, capsys):
     key = upload(s3, image_key(), body=b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 64)  # truncated
     expect_detect_faces_error(rekognition, key, "InvalidImageFormatException")
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert quarantined(s3, "invalid-image-format", key) == {"quarantine-reason": "invalid-image-format"}
@@ -630,42 +620,42 @@ def test_corrupt_jpeg_is_quarantined_as_invalid_image_format(analyze_app, rekogn
     assert emf_metrics(capsys.readouterr().out)["ImagesQuarantined"] == 1
 
 
-def test_zero_byte_object_is_quarantined_without_calling_rekognition(analyze_app, rekognition, s3, lambda_context):
+def test_zero_byte_object_is_quarantined_without_calling_rekognition(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key(), body=b"")
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, size=0))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key, size=0))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert quarantined(s3, "invalid-image-format", key)
     assert keys_in(s3, SOURCE_BUCKET) == []
 
 
-def test_over_size_image_is_quarantined_without_calling_rekognition(analyze_app, rekognition, s3, lambda_context):
+def test_over_size_image_is_quarantined_without_calling_rekognition(handler, rekognition, s3, lambda_context):
     size = 15 * 1024 * 1024 + 1  # Rekognition's limit for an image in S3 is 15 MB
     key = upload(s3, image_key(), body=JPEG[:4] + b"\x00" * (size - 4))
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key, size=size))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key, size=size))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert quarantined(s3, "image-too-large", key)
 
 
-def test_image_rekognition_finds_too_large_is_quarantined(analyze_app, rekognition, s3, lambda_context):
+def test_image_rekognition_finds_too_large_is_quarantined(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key())
     expect_detect_faces_error(rekognition, key, "ImageTooLargeException")
 
-    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert quarantined(s3, "image-too-large", key)
 
 
-def test_png_under_a_layout_key_is_analyzed_because_rekognition_reads_png(analyze_app, rekognition, s3, lambda_context):
+def test_png_under_a_layout_key_is_analyzed_because_rekognition_reads_png(handler, rekognition, s3, lambda_context):
     # DetectFaces accepts JPEG and PNG; the content type is Rekognition's call,
     # the image is never downloaded to sniff it.
     key = upload(s3, image_key(), body=PNG)
     expect_detect_faces(rekognition, key, THREE_FACES)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 3
@@ -681,10 +671,10 @@ def test_png_under_a_layout_key_is_analyzed_because_rekognition_reads_png(analyz
         pytest.param("incoming/pi-s001-entrance/snapshot+1 (copy).jpg", id="plus-and-parentheses"),
     ],
 )
-def test_key_not_in_layout_is_decoded_and_quarantined(analyze_app, rekognition, s3, lambda_context, capsys, key):
+def test_key_not_in_layout_is_decoded_and_quarantined(handler, rekognition, s3, lambda_context, capsys, key):
     upload(s3, key)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert quarantined(s3, "key-not-in-layout", key) == {"quarantine-reason": "key-not-in-layout"}
@@ -693,29 +683,29 @@ def test_key_not_in_layout_is_decoded_and_quarantined(analyze_app, rekognition, 
     assert len(blobs) == 1 and '"reason":"key-not-in-layout"' in blobs[0]
 
 
-def test_unknown_device_is_quarantined(analyze_app, rekognition, s3, lambda_context):
+def test_unknown_device_is_quarantined(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key(device_id="pi-s999-stolen"))
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert quarantined(s3, "unknown-device", key)
 
 
-def test_object_already_gone_is_acknowledged_and_counted(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_object_already_gone_is_acknowledged_and_counted(handler, rekognition, s3, lambda_context, capsys):
     key = image_key()  # never uploaded (or deleted before the event was handled)
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert keys_in(s3, ARCHIVE_BUCKET) == []
     assert emf_metrics(capsys.readouterr().out)["ImagesGone"] == 1
 
 
-def test_object_outside_incoming_is_left_alone(analyze_app, rekognition, s3, lambda_context):
+def test_object_outside_incoming_is_left_alone(handler, rekognition, s3, lambda_context):
     s3.put_object(Bucket=SOURCE_BUCKET, Key="other/readme.txt", Body=b"x")
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record("other/readme.txt"))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record("other/readme.txt"))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert keys_in(s3, SOURCE_BUCKET) == ["other/readme.txt"]
@@ -728,51 +718,49 @@ def test_object_outside_incoming_is_left_alone(analyze_app, rekognition, s3, lam
     ("code", "status"),
     [("ThrottlingException", 400), ("ProvisionedThroughputExceededException", 400), ("InternalServerError", 500)],
 )
-def test_transient_rekognition_error_fails_only_that_message(
-    analyze_app, rekognition, s3, lambda_context, code, status
-):
+def test_transient_rekognition_error_fails_only_that_message(handler, rekognition, s3, lambda_context, code, status):
     throttled = upload(s3, image_key(content=b"throttled"))
     fine = upload(s3, image_key(content=b"fine"))
     expect_detect_faces_error(rekognition, throttled, code, status)
     expect_detect_faces(rekognition, fine, THREE_FACES)
     event = sqs_event(s3_notification(s3_record(throttled)), s3_notification(s3_record(fine)))
 
-    assert analyze_app.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert keys_in(s3, SOURCE_BUCKET) == [throttled]
     assert keys_in(s3, ARCHIVE_BUCKET) == [fine]
 
     # The failed attempt left no idempotency record behind: the retry analyzes.
     expect_detect_faces(rekognition, throttled, NO_FACES)
     retry = sqs_event(s3_notification(s3_record(throttled)))
-    assert analyze_app.handler(retry, lambda_context) == {"batchItemFailures": []}
+    assert handler(retry, lambda_context) == {"batchItemFailures": []}
     assert keys_in(s3, ARCHIVE_BUCKET) == sorted([fine, throttled])
 
 
-def test_unreadable_object_that_exists_is_retried_not_quarantined(analyze_app, rekognition, s3, lambda_context):
+def test_unreadable_object_that_exists_is_retried_not_quarantined(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key())
     expect_detect_faces_error(rekognition, key, "InvalidS3ObjectException")  # e.g. a KMS key Rekognition cannot use
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert keys_in(s3, SOURCE_BUCKET) == [key]
     assert keys_in(s3, ARCHIVE_BUCKET) == []
 
 
-def test_malformed_message_fails_alone(analyze_app, rekognition, s3, lambda_context):
+def test_malformed_message_fails_alone(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, NO_FACES)
 
-    response = analyze_app.handler(sqs_event("not json", s3_notification(s3_record(key))), lambda_context)
+    response = handler(sqs_event("not json", s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert keys_in(s3, ARCHIVE_BUCKET) == [key]
 
 
-def test_messages_reached_too_close_to_the_timeout_go_back_to_sqs(analyze_app, rekognition, s3, lambda_context):
+def test_messages_reached_too_close_to_the_timeout_go_back_to_sqs(handler, rekognition, s3, lambda_context):
     key = upload(s3, image_key())
 
-    response = analyze_app.handler(sqs_event(s3_notification(s3_record(key))), FakeLambdaContext(remaining_ms=5_000))
+    response = handler(sqs_event(s3_notification(s3_record(key))), FakeLambdaContext(remaining_ms=5_000))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert keys_in(s3, SOURCE_BUCKET) == [key]
@@ -781,13 +769,12 @@ def test_messages_reached_too_close_to_the_timeout_go_back_to_sqs(analyze_app, r
 # --- logs and configuration ----------------------------------------------------------------------
 
 
-def test_logs_carry_key_counts_and_timings_never_face_attributes(analyze_app, rekognition, s3, lambda_context, capsys):
+def test_logs_carry_key_counts_and_timings_never_face_attributes(handler, rekognition, s3, lambda_context, capsys):
     key = upload(s3, image_key())
     expect_detect_faces(rekognition, key, THREE_FACES)
-    # The Logger bound sys.stdout at import (fixture setup); capsys replaces it only now.
-    analyze_app.logger.logger_handler.setStream(sys.stdout)
+    log_to_captured_stdout()
 
-    analyze_app.handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+    handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     entries = log_lines(capsys.readouterr().out)
     analyzed = next(e for e in entries if e["message"] == "image analyzed")
@@ -820,4 +807,4 @@ def test_floors_are_read_from_the_environment_at_cold_start(aws, monkeypatch):
 
     app = load_handler_module()
 
-    assert (app.face_floor.min_detection_confidence, app.face_floor.min_sharpness) == (97.5, 12.0)
+    assert (app.SETTINGS.min_detection_confidence, app.SETTINGS.min_sharpness) == (97.5, 12.0)

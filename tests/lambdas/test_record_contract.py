@@ -1,6 +1,6 @@
-"""The handler's real records against stacks/schema.py, strictly: keys, types, Parquet.
+"""The handler's real records against contracts/schema.py, strictly: keys, types, Parquet.
 
-The deployed handler cannot import stacks/schema.py, so it keeps its own
+The deployed handler cannot import contracts/schema.py, so it keeps its own
 column list; this is where the two are proven equal.
 """
 
@@ -27,7 +27,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def handler_records(analyze_app, rekognition, s3, lambda_context) -> list[dict[str, Any]]:
+def handler_records(handler, rekognition, s3, lambda_context) -> list[dict[str, Any]]:
     """Records the handler delivered for realistic faces plus one with hardly any attributes (nulls)."""
     key = image_key()
     s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=b"\xff\xd8\xff\xe0jpeg")
@@ -42,9 +42,7 @@ def handler_records(analyze_app, rekognition, s3, lambda_context) -> list[dict[s
     rekognition.add_response(
         "detect_faces", response, {"Image": {"S3Object": {"Bucket": SOURCE_BUCKET, "Name": key}}, "Attributes": ["ALL"]}
     )
-    assert analyze_app.handler(make_sqs_event(s3_notification(s3_record(key))), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert handler(make_sqs_event(s3_notification(s3_record(key))), lambda_context) == {"batchItemFailures": []}
     return delivered_records(s3)
 
 
@@ -53,8 +51,8 @@ def test_handler_column_list_is_the_schema_record_keys():
     assert face_records.EMOTIONS == schema.EMOTIONS
 
 
-def test_handler_records_have_exactly_the_schema_keys_and_json_types(analyze_app, rekognition, s3, lambda_context):
-    records = handler_records(analyze_app, rekognition, s3, lambda_context)
+def test_handler_records_have_exactly_the_schema_keys_and_json_types(handler, rekognition, s3, lambda_context):
+    records = handler_records(handler, rekognition, s3, lambda_context)
     types = {c.name: c.type for c in schema.COLUMNS + schema.PARTITION_KEYS}
 
     assert len(records) == 4
@@ -69,9 +67,9 @@ def test_handler_records_have_exactly_the_schema_keys_and_json_types(analyze_app
 
 
 def test_handler_records_pass_strictly_through_the_arrow_schema_into_parquet(
-    analyze_app, rekognition, s3, lambda_context, tmp_path
+    handler, rekognition, s3, lambda_context, tmp_path
 ):
-    records = handler_records(analyze_app, rekognition, s3, lambda_context)
+    records = handler_records(handler, rekognition, s3, lambda_context)
 
     with_partitions = pa.Table.from_pylist(records, schema=schema.arrow_schema(with_partitions=True))
     # Firehose keeps partition values in the S3 prefix, not in the Parquet file.

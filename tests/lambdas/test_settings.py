@@ -2,7 +2,14 @@ import json
 from pathlib import Path
 
 import pytest
-from shopper_analyze.settings import ConfigurationError, DeviceInfo, load_settings
+from shopper_analyze.settings import (
+    ANALYZE_THREADS_CEILING,
+    DEFAULT_MIN_DETECTION_CONFIDENCE,
+    ENVIRONMENT_VARIABLES,
+    ConfigurationError,
+    DeviceInfo,
+    load_settings,
+)
 
 from tests.lambdas.local_aws import DEVICE_REGISTRY, function_environment, write_device_registry
 
@@ -131,3 +138,41 @@ def test_invalid_registry_file_is_refused_with_a_message_naming_it(tmp_path, con
 
     assert str(error.value).startswith("DEVICE_REGISTRY_FILE=device_registry.json")
     assert message in str(error.value)
+
+
+class RecordingEnvironment(dict):
+    """An environment that remembers which variables were looked up."""
+
+    def __init__(self, *args: object, **kwargs: str) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_settings_read_exactly_the_variables_they_declare(code_dir):
+    env = RecordingEnvironment(deployed_environment())
+
+    load_settings(env, base_dir=code_dir)
+
+    assert env.read == set(ENVIRONMENT_VARIABLES)
+
+
+def test_declared_defaults_are_the_ones_applied(code_dir):
+    env = deployed_environment()
+    del env["MIN_DETECTION_CONFIDENCE"]
+
+    assert load_settings(env, base_dir=code_dir).min_detection_confidence == DEFAULT_MIN_DETECTION_CONFIDENCE
+
+
+def test_analysis_threads_above_the_ceiling_are_refused(code_dir):
+    env = deployed_environment(ANALYZE_THREADS=str(ANALYZE_THREADS_CEILING + 1))
+
+    with pytest.raises(ConfigurationError, match=f"between 1 and {ANALYZE_THREADS_CEILING}"):
+        load_settings(env, base_dir=code_dir)

@@ -1,6 +1,6 @@
 """DetectFaces ``FaceDetails`` → face records (the JSON rows Firehose turns into Parquet).
 
-The column list mirrors ``stacks/schema.py``, which the deployed asset cannot
+The column list mirrors ``contracts/schema.py``, which the deployed asset cannot
 import; tests/lambdas/test_record_contract.py proves the two agree.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 EMOTIONS = ("happy", "sad", "angry", "confused", "disgusted", "surprised", "calm", "fear")
 
-#: Keys of one record, in the order of stacks.schema.RECORD_KEYS.
+#: Keys of one record, in the order of contracts.schema.RECORD_KEYS.
 RECORD_KEYS: tuple[str, ...] = (
     "record_id",
     "image_key",

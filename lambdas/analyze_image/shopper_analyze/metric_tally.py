@@ -12,6 +12,7 @@ other units keep every value.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -48,3 +49,8 @@ class MetricTally:
         with self._lock:
             snapshot, self._snapshot = self._snapshot, TallySnapshot()
         return snapshot
+
+
+def milliseconds_since(started: float) -> int:
+    """Whole milliseconds since ``started`` (a ``time.perf_counter()`` reading), for timings in logs and metrics."""
+    return round((time.perf_counter() - started) * 1000)

@@ -17,10 +17,42 @@ from pathlib import Path
 # Same alphabets as stacks/config.py (the deployed code cannot import it).
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 _REGISTRY_FIELDS = ("store_id", "camera_id", "zone")
+
+# The environment variables the function reads (the CDK stack sets them).
+FIREHOSE_STREAM_NAME = "FIREHOSE_STREAM_NAME"
+ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
+IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+#: The device registry as a file name, relative to the function's code folder...
+DEVICE_REGISTRY_FILE = "DEVICE_REGISTRY_FILE"
+#: ... or inline JSON (tests and the local pipeline); exactly one of the two.
+DEVICE_REGISTRY = "DEVICE_REGISTRY"
+MIN_DETECTION_CONFIDENCE = "MIN_DETECTION_CONFIDENCE"
+MIN_SHARPNESS = "MIN_SHARPNESS"
+ANALYZE_THREADS = "ANALYZE_THREADS"
+#: Read by Powertools' Metrics; required here too (see load_settings).
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+#: Every variable load_settings reads (DEVICE_REGISTRY_FILE and DEVICE_REGISTRY are alternatives).
+ENVIRONMENT_VARIABLES = (
+    POWERTOOLS_METRICS_NAMESPACE,
+    FIREHOSE_STREAM_NAME,
+    ARCHIVE_BUCKET,
+    IDEMPOTENCY_TABLE,
+    DEVICE_REGISTRY_FILE,
+    DEVICE_REGISTRY,
+    MIN_DETECTION_CONFIDENCE,
+    MIN_SHARPNESS,
+    ANALYZE_THREADS,
+)
+
+#: The face floors (percent) when MIN_DETECTION_CONFIDENCE and MIN_SHARPNESS are
+#: unset; faces below them are dropped and counted.
+DEFAULT_MIN_DETECTION_CONFIDENCE = 90.0
+DEFAULT_MIN_SHARPNESS = 0.0
 DEFAULT_ANALYZE_THREADS = 8
-#: More threads than this mostly wait on Rekognition's rate limiter and on the
-#: client connection pools, and stretch a batch past its share of the quota.
-MAX_ANALYZE_THREADS = 32
+#: The highest ANALYZE_THREADS the function accepts. More threads than this
+#: mostly wait on Rekognition's rate limiter and on the client connection
+#: pools, and stretch a batch past its share of the quota.
+ANALYZE_THREADS_CEILING = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -80,7 +112,7 @@ def _integer(environ: Mapping[str, str], name: str, default: int, *, low: int, h
     return value
 
 
-def parse_device_registry(raw: str, *, source: str = "DEVICE_REGISTRY") -> dict[str, DeviceInfo]:
+def parse_device_registry(raw: str, *, source: str = DEVICE_REGISTRY) -> dict[str, DeviceInfo]:
     """``{"<device_id>": {"store_id", "camera_id", "zone"}}`` → typed registry; errors name ``source``."""
     try:
         data = json.loads(raw)
@@ -107,19 +139,21 @@ def _device_registry(environ: Mapping[str, str], base_dir: Path) -> dict[str, De
     # relative to the function's code): Lambda's environment is capped at 4 KB,
     # which a few dozen devices exceed. Inline JSON (DEVICE_REGISTRY) serves
     # tests and the local pipeline.
-    file_name = environ.get("DEVICE_REGISTRY_FILE", "").strip()
-    inline = environ.get("DEVICE_REGISTRY", "").strip()
+    file_name = environ.get(DEVICE_REGISTRY_FILE, "").strip()
+    inline = environ.get(DEVICE_REGISTRY, "").strip()
     if file_name and inline:
-        raise ConfigurationError("set only one of the environment variables DEVICE_REGISTRY_FILE and DEVICE_REGISTRY")
+        raise ConfigurationError(
+            f"set only one of the environment variables {DEVICE_REGISTRY_FILE} and {DEVICE_REGISTRY}"
+        )
     if inline:
-        return parse_device_registry(inline, source="environment variable DEVICE_REGISTRY")
+        return parse_device_registry(inline, source=f"environment variable {DEVICE_REGISTRY}")
     if not file_name:
         raise ConfigurationError(
-            "environment variable DEVICE_REGISTRY_FILE (or DEVICE_REGISTRY) is missing or empty;"
+            f"environment variable {DEVICE_REGISTRY_FILE} (or {DEVICE_REGISTRY}) is missing or empty;"
             " the CDK stack must set it"
         )
     path = Path(file_name) if Path(file_name).is_absolute() else base_dir / file_name
-    source = f"DEVICE_REGISTRY_FILE={file_name} ({path})"
+    source = f"{DEVICE_REGISTRY_FILE}={file_name} ({path})"
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -135,15 +169,17 @@ def load_settings(environ: Mapping[str, str], *, base_dir: Path) -> Settings:
     """
     # Metrics are flushed after the work is done: without a namespace the flush
     # would fail every invocation after delivery and the batch would be retried.
-    _required(environ, "POWERTOOLS_METRICS_NAMESPACE")
+    _required(environ, POWERTOOLS_METRICS_NAMESPACE)
     return Settings(
-        firehose_stream_name=_required(environ, "FIREHOSE_STREAM_NAME"),
-        archive_bucket=_required(environ, "ARCHIVE_BUCKET"),
-        idempotency_table=_required(environ, "IDEMPOTENCY_TABLE"),
+        firehose_stream_name=_required(environ, FIREHOSE_STREAM_NAME),
+        archive_bucket=_required(environ, ARCHIVE_BUCKET),
+        idempotency_table=_required(environ, IDEMPOTENCY_TABLE),
         device_registry=_device_registry(environ, base_dir),
-        min_detection_confidence=_percentage(environ, "MIN_DETECTION_CONFIDENCE", 90.0),
-        min_sharpness=_percentage(environ, "MIN_SHARPNESS", 0.0),
+        min_detection_confidence=_percentage(environ, MIN_DETECTION_CONFIDENCE, DEFAULT_MIN_DETECTION_CONFIDENCE),
+        min_sharpness=_percentage(environ, MIN_SHARPNESS, DEFAULT_MIN_SHARPNESS),
         # Images of one batch analyzed at once; the stack sizes it with the
         # event source's maximum concurrency to the Rekognition budget.
-        analyze_threads=_integer(environ, "ANALYZE_THREADS", DEFAULT_ANALYZE_THREADS, low=1, high=MAX_ANALYZE_THREADS),
+        analyze_threads=_integer(
+            environ, ANALYZE_THREADS, DEFAULT_ANALYZE_THREADS, low=1, high=ANALYZE_THREADS_CEILING
+        ),
     )

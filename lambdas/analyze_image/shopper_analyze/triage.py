@@ -1,0 +1,160 @@
+"""Triage of one object named by a message: analyze it, skip it, or quarantine it with a reason.
+
+What can never be analyzed (a key outside the layout, a device not in the
+registry, an empty or too large object, an image the analyzer rejects) moves
+to ``quarantine/<reason>/`` in the archive bucket; what is already gone is
+counted, not failed; content delivered before (its marker) is not analyzed
+again. What is left is analyzed and comes back as a ``StagedImage`` for
+settlement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shopper_analyze.analyzers import (
+    IMAGE_TOO_LARGE,
+    INVALID_IMAGE_FORMAT,
+    MAX_S3_IMAGE_BYTES,
+    ImageRejectedError,
+    ImageUnreadableError,
+)
+from shopper_analyze.delivered_markers import Identity, delivered_record_count
+from shopper_analyze.face_analysis import analysis_request
+from shopper_analyze.face_records import encode_record
+from shopper_analyze.image_keys import INCOMING_PREFIX, KeyLayoutError, parse_image_key
+from shopper_analyze.s3_events import S3ObjectRef
+from shopper_analyze.s3_objects import head_object, move_object, quarantine_key
+from shopper_analyze.settings import DeviceInfo
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from mypy_boto3_dynamodb import DynamoDBClient  # type stubs only, never at runtime
+    from mypy_boto3_s3 import S3Client
+
+    from shopper_analyze.metric_tally import MetricTally
+
+KEY_NOT_IN_LAYOUT = "key-not-in-layout"
+UNKNOWN_DEVICE = "unknown-device"
+
+
+@dataclass
+class StagedImage:
+    """An image to deliver (its encoded records) or only to archive, with what settlement needs to know."""
+
+    message_id: str
+    source: S3ObjectRef
+    version_id: str | None
+    identity: Identity
+    blobs: list[bytes]
+    #: Records Firehose accepted for this content in an earlier invocation (its marker), else None.
+    delivered_before: int | None = None
+    #: Another upload of the same bytes was staged earlier in this batch: its records stand for both.
+    same_content_as_earlier: bool = False
+
+
+class StoredAnalysis(Protocol):
+    """The analysis of one content, stored per content (Powertools idempotency around FaceAnalysis)."""
+
+    def __call__(self, *, image: dict[str, Any], tally: MetricTally) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ImageTriage:
+    """Triage on these clients and settings; ``stage`` may run on many threads at once."""
+
+    s3: S3Client
+    #: Reads the delivered markers in the idempotency table.
+    dynamodb: DynamoDBClient
+    analyze: StoredAnalysis
+    archive_bucket: str
+    idempotency_table: str
+    device_registry: Mapping[str, DeviceInfo]
+    logger: Logger
+
+    def stage(self, obj: S3ObjectRef, message_id: str, tally: MetricTally) -> StagedImage | None:
+        """Quarantine, skip or analyze one object; an image to deliver or archive comes back for settlement."""
+        if not obj.key.startswith(INCOMING_PREFIX):
+            # The notification filter should make this impossible; the function
+            # may not move objects outside incoming/, so it only reports them.
+            tally.count("ObjectsIgnored")
+            self.logger.warning("object outside incoming/ ignored", extra={"bucket": obj.bucket})
+            return None
+        try:
+            image_key = parse_image_key(obj.key)
+        except KeyLayoutError as exc:
+            self.quarantine(obj, KEY_NOT_IN_LAYOUT, str(exc), tally)
+            return None
+        device = self.device_registry.get(image_key.device_id)
+        if device is None:
+            detail = f"device {image_key.device_id!r} is not in the device registry"
+            self.quarantine(obj, UNKNOWN_DEVICE, detail, tally)
+            return None
+        # One HEAD before the analyzer: an image already moved (a duplicate event
+        # after success) is not delivered again, and size limits are checked
+        # without spending a Rekognition call.
+        head = head_object(self.s3, bucket=obj.bucket, key=obj.key, version_id=obj.version_id)
+        if head is None:
+            self.count_gone("object or version not found", tally)
+            return None
+        if head.size == 0:
+            self.quarantine(obj, INVALID_IMAGE_FORMAT, "empty object", tally)
+            return None
+        if head.size > MAX_S3_IMAGE_BYTES:
+            detail = f"{head.size} bytes, the analyzer accepts {MAX_S3_IMAGE_BYTES}"
+            self.quarantine(obj, IMAGE_TOO_LARGE, detail, tally)
+            return None
+        version_id = obj.version_id or head.version_id
+        # Identity is the content (ETag = MD5 of a single-part PUT) before the
+        # version: an edge agent killed between S3's confirmation and its ledger
+        # re-uploads the same bytes to the same key as a new version, and that
+        # must not analyze (or bill) the image twice or change its record ids.
+        version = obj.etag or head.etag or version_id or ""
+        identity = (obj.bucket, obj.key, version)
+        staged = partial(StagedImage, message_id=message_id, source=obj, version_id=version_id, identity=identity)
+        # Checked before the analysis: content delivered before needs neither
+        # Rekognition nor its stored analysis, only to leave incoming/.
+        delivered_before = delivered_record_count(self.dynamodb, table=self.idempotency_table, identity=identity)
+        if delivered_before is not None:
+            self.logger.info(
+                "records of this image were delivered before; not sent again", extra={"records": delivered_before}
+            )
+            return staged(blobs=[], delivered_before=delivered_before)
+        request = analysis_request(obj, version=version, version_id=version_id, image_key=image_key, device=device)
+        try:
+            analysis = self.analyze(image=request, tally=tally)
+        except ImageRejectedError as exc:
+            self.quarantine(obj, exc.reason, str(exc), tally)
+            return None
+        except ImageUnreadableError as exc:
+            if head_object(self.s3, bucket=obj.bucket, key=obj.key, version_id=version_id) is None:
+                self.count_gone("object deleted while being analyzed", tally)
+                return None
+            raise RuntimeError(
+                "the analyzer cannot read an object that exists: check its encryption key and the function's role"
+            ) from exc
+        return staged(blobs=[encode_record(record) for record in analysis["records"]])
+
+    def quarantine(self, obj: S3ObjectRef, reason: str, detail: str, tally: MetricTally) -> None:
+        """Move the object to quarantine/<reason>/ in the archive bucket, tagged with the reason."""
+        moved = move_object(
+            self.s3,
+            bucket=obj.bucket,
+            key=obj.key,
+            version_id=obj.version_id,
+            target_bucket=self.archive_bucket,
+            target_key=quarantine_key(reason, obj.key),
+            quarantine_reason=reason,
+        )
+        if not moved:
+            self.count_gone(f"gone before quarantine ({reason})", tally)
+            return
+        tally.count_with_dimension("ImagesQuarantined", "reason", reason)
+        self.logger.warning("image quarantined", extra={"reason": reason, "detail": detail})
+
+    def count_gone(self, reason: str, tally: MetricTally) -> None:
+        tally.count("ImagesGone")
+        self.logger.info("object no longer in incoming/; nothing to do", extra={"reason": reason})
