@@ -4,7 +4,9 @@ The local demo has no QuickSight, so the same visuals are drawn with
 matplotlib (Agg backend: no display needed) from the rows the named queries in
 ``dashboards/queries/*.sql`` return (DuckDB locally, Athena in AWS: one row is
 a dict of column name → value). Each ``plot_*`` function takes one query's
-rows, so a visual shows exactly what its query answers.
+rows, so a visual shows exactly what its query answers. Which visuals the
+report shows, in which order and under which titles, comes from
+``contracts/catalogue.py``, as it does for the QuickSight sheet.
 
 Attributes an analyzer does not estimate (the local analyzer estimates no age
 or gender) come back as the queries' ``'unknown'`` bucket only; those visuals
@@ -19,6 +21,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ matplotlib.use("Agg")  # before pyplot: no display on CI or in a container
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from contracts.catalogue import CATALOGUE, Surface, Visual
 from contracts.schema import EMOTIONS
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
 
@@ -52,15 +56,17 @@ EMOTION_COLOURS: dict[str, str] = {
 _FIGSIZE = (8.0, 4.5)
 _DPI = 100
 
-#: Visuals in report order: query name → (file name, title).
-VISUALS: dict[str, tuple[str, str]] = {
-    "emotions_by_hour": ("emotions_by_hour.png", "Emotions by hour of day (UTC)"),
-    "emotion_share": ("emotion_share.png", "Share of dominant emotions"),
-    "visitors_per_day": ("visitors_per_day.png", "Faces per day"),
-    "sentiment_index": ("sentiment_index.png", "Sentiment index by zone"),
-    "age_band_distribution": ("age_band_distribution.png", "Age bands"),
-    "gender_split": ("gender_split.png", "Gender split"),
-}
+#: The report's visuals, in the catalogue's reading order.
+REPORT_VISUALS: tuple[Visual, ...] = CATALOGUE.visuals_on(Surface.REPORT)
+
+
+def _title_of(visual_id: str) -> str:
+    return CATALOGUE.visual(visual_id).title
+
+
+def png_name(visual: Visual) -> str:
+    """The file a visual is drawn to (also inlined in the report)."""
+    return f"{visual.id}.png"
 
 
 # -- values as the query engines return them ----------------------------------------
@@ -121,7 +127,7 @@ def _no_rows(path: Path, title: str) -> Path:
     return _message(path, title, "No faces in the query's window")
 
 
-def plot_emotions_by_hour(rows: Rows, path: Path | str, *, title: str = VISUALS["emotions_by_hour"][1]) -> Path:
+def plot_emotions_by_hour(rows: Rows, path: Path | str, *, title: str = _title_of("emotions-by-hour")) -> Path:
     """Vertical stacked bars: faces per hour of day, stacked by dominant emotion (emotions_by_hour.sql)."""
     path = Path(path)
     counts: dict[str, dict[int, float]] = {}
@@ -149,7 +155,7 @@ def plot_emotions_by_hour(rows: Rows, path: Path | str, *, title: str = VISUALS[
     return _save(fig, path)
 
 
-def plot_emotion_share(rows: Rows, path: Path | str, *, title: str = VISUALS["emotion_share"][1]) -> Path:
+def plot_emotion_share(rows: Rows, path: Path | str, *, title: str = _title_of("emotion-share")) -> Path:
     """Pie of the dominant emotions' shares (emotion_share.sql)."""
     path = Path(path)
     faces = {_label(r.get("emotion")): _number(r.get("faces")) or 0.0 for r in rows}
@@ -171,7 +177,7 @@ def plot_emotion_share(rows: Rows, path: Path | str, *, title: str = VISUALS["em
     return _save(fig, path)
 
 
-def plot_visitors_per_day(rows: Rows, path: Path | str, *, title: str = VISUALS["visitors_per_day"][1]) -> Path:
+def plot_visitors_per_day(rows: Rows, path: Path | str, *, title: str = _title_of("faces-per-day")) -> Path:
     """Vertical bars: faces per capture day, stacked by store (visitors_per_day.sql)."""
     path = Path(path)
     by_store: dict[str, dict[str, float]] = {}
@@ -197,7 +203,7 @@ def plot_visitors_per_day(rows: Rows, path: Path | str, *, title: str = VISUALS[
     return _save(fig, path)
 
 
-def plot_sentiment_index(rows: Rows, path: Path | str, *, title: str = VISUALS["sentiment_index"][1]) -> Path:
+def plot_sentiment_index(rows: Rows, path: Path | str, *, title: str = _title_of("sentiment-by-zone")) -> Path:
     """Sentiment index (0-100) per store zone: bars for one day, lines over several (sentiment_index.sql)."""
     path = Path(path)
     series: dict[str, dict[str, float]] = {}
@@ -237,9 +243,7 @@ def _not_estimated(rows: Rows, key: str) -> bool:
     return bool(labels) and labels <= {UNKNOWN}
 
 
-def plot_age_bands(
-    rows: Rows, path: Path | str, *, analyzer: str, title: str = VISUALS["age_band_distribution"][1]
-) -> Path:
+def plot_age_bands(rows: Rows, path: Path | str, *, analyzer: str, title: str = _title_of("age-bands")) -> Path:
     """Vertical bars: faces per age band, in age order (age_band_distribution.sql)."""
     path = Path(path)
     if not rows:
@@ -259,7 +263,7 @@ def plot_age_bands(
     return _save(fig, path)
 
 
-def plot_gender_split(rows: Rows, path: Path | str, *, analyzer: str, title: str = VISUALS["gender_split"][1]) -> Path:
+def plot_gender_split(rows: Rows, path: Path | str, *, analyzer: str, title: str = _title_of("gender-split")) -> Path:
     """Pie of predicted gender (gender_split.sql)."""
     path = Path(path)
     if not rows:
@@ -284,20 +288,27 @@ def plot_gender_split(rows: Rows, path: Path | str, *, analyzer: str, title: str
 
 
 def render_visuals(out_dir: Path | str, results: Mapping[str, Rows], analyzer_name: str) -> dict[str, Path]:
-    """Draw every visual whose query is in ``results``; returns query name → PNG path."""
+    """Draw every report visual whose query is in ``results``; returns visual id → PNG path, in report order."""
     out = Path(out_dir)
-    drawers: dict[str, Callable[[Rows, Path], Path]] = {
-        "emotions_by_hour": plot_emotions_by_hour,
-        "emotion_share": plot_emotion_share,
-        "visitors_per_day": plot_visitors_per_day,
-        "sentiment_index": plot_sentiment_index,
-        "age_band_distribution": lambda rows, path: plot_age_bands(rows, path, analyzer=analyzer_name),
-        "gender_split": lambda rows, path: plot_gender_split(rows, path, analyzer=analyzer_name),
+    #: (rows, path, *, title) → the PNG's path, per visual id.
+    drawers: dict[str, Callable[..., Path]] = {
+        "emotions-by-hour": plot_emotions_by_hour,
+        "emotion-share": plot_emotion_share,
+        "faces-per-day": plot_visitors_per_day,
+        "sentiment-by-zone": plot_sentiment_index,
+        "age-bands": partial(plot_age_bands, analyzer=analyzer_name),
+        "gender-split": partial(plot_gender_split, analyzer=analyzer_name),
     }
+    undrawn = [visual.id for visual in REPORT_VISUALS if visual.id not in drawers]
+    if undrawn:
+        raise ValueError(
+            f"contracts/catalogue.py shows {', '.join(undrawn)} in the report, "
+            "but dashboards/render.py does not say how to draw it"
+        )
     return {
-        name: drawers[name](results[name], out / file_name)
-        for name, (file_name, _) in VISUALS.items()
-        if name in results
+        visual.id: drawers[visual.id](results[visual.query], out / png_name(visual), title=visual.title)
+        for visual in REPORT_VISUALS
+        if visual.query in results
     }
 
 
@@ -372,25 +383,28 @@ def write_report(
         "age_band_distribution": ("age_band", "Age"),
         "gender_split": ("gender", "Gender"),
     }
+    visuals = {visual.id: visual for visual in REPORT_VISUALS}
     figures = []
-    for name, png in pictures.items():
+    for visual_id, png in pictures.items():
+        visual = visuals[visual_id]
         data = base64.b64encode(png.read_bytes()).decode("ascii")
-        title = VISUALS[name][1]
-        caption = html.escape(query_question(name))
-        if name in not_estimated and _not_estimated(results[name], not_estimated[name][0]):
-            caption += f" <i>{not_estimated[name][1]} is not estimated by {html.escape(analyzer_name)}.</i>"
+        caption = html.escape(query_question(visual.query))
+        if visual.query in not_estimated and _not_estimated(results[visual.query], not_estimated[visual.query][0]):
+            caption += f" <i>{not_estimated[visual.query][1]} is not estimated by {html.escape(analyzer_name)}.</i>"
         figures.append(
-            f'<figure id="visual-{html.escape(name)}"><img alt="{html.escape(title)}" '
-            f'src="data:image/png;base64,{data}"><figcaption><b>{html.escape(name)}</b>: '
+            f'<figure id="visual-{html.escape(visual.id)}"><img alt="{html.escape(visual.title)}" '
+            f'src="data:image/png;base64,{data}"><figcaption><b>{html.escape(visual.query)}</b>: '
             f"{caption}</figcaption></figure>"
         )
     tables = []
-    for name, rows in results.items():
+    catalogued = [query.name for query in CATALOGUE.queries]
+    for name in [n for n in catalogued if n in results] + [n for n in results if n not in catalogued]:
         question = query_question(name)
+        heading = CATALOGUE.query(name).title if name in catalogued else name
         tables.append(
-            f'<h3 id="query-{html.escape(name)}">{html.escape(name)}</h3>'
+            f'<h3 id="query-{html.escape(name)}">{html.escape(heading)} <code>{html.escape(name)}</code></h3>'
             + (f"<p>{html.escape(question)}</p>" if question else "")
-            + _table(rows)
+            + _table(results[name])
         )
     summary_rows = "".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v)}</tr>" for k, v in summary.items())
     synthetic_note = (
@@ -400,7 +414,7 @@ def write_report(
         if synthetic
         else ""
     )
-    missing = [name for name in VISUALS if name not in results]
+    missing = list(dict.fromkeys(visual.query for visual in REPORT_VISUALS if visual.query not in results))
     missing_note = f'<p class="empty">No results for: {html.escape(", ".join(missing))}.</p>' if missing else ""
     negative = ", ".join(NEGATIVE_EMOTIONS)
     page = f"""<!DOCTYPE html>

@@ -14,7 +14,10 @@ Defaults:
 - Athena workgroup: engine v3, configuration enforced, results encrypted
   (SSE-S3) in their own bucket, a per-query bytes-scanned cutoff, CloudWatch
   metrics on.
-- One named query per file in dashboards/queries/*.sql.
+- One named query per entry of contracts/catalogue.py, its SQL read from
+  dashboards/queries/<name>.sql and its description the SQL's opening
+  comment line (the question it answers); a catalogue entry without its
+  file, or a file the catalogue does not list, fails synth.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contracts import schema
+from contracts.catalogue import CATALOGUE, NamedQuery
 from contracts.layout import DATA_PREFIX, partition_prefix
 from stacks.storage import access_log_bucket, secure_bucket
 
@@ -51,18 +55,32 @@ class NamedQuerySource:
     sql: str
 
 
-def load_named_queries(directory: Path = QUERIES_DIR) -> list[NamedQuerySource]:
-    """Every ``*.sql`` file: name = file stem, description = its opening comment line."""
-    queries = []
-    for path in sorted(directory.glob("*.sql")):
+def load_named_queries(
+    directory: Path = QUERIES_DIR, queries: Sequence[NamedQuery] = CATALOGUE.queries
+) -> list[NamedQuerySource]:
+    """The catalogue's queries, in its order: SQL from ``<directory>/<name>.sql``, description its opening comment.
+
+    The catalogue and the folder must list the same queries: a SQL file the
+    catalogue does not name would silently never be deployed.
+    """
+    listed = {query.sql_file for query in queries}
+    strays = sorted(path for path in directory.glob("*.sql") if path.name not in listed)
+    if strays:
+        files = ", ".join(str(path) for path in strays)
+        raise ValueError(f"{files}: not a named query of contracts/catalogue.py; add it to the catalogue or delete it")
+    sources = []
+    for query in queries:
+        path = directory / query.sql_file
+        if not path.is_file():
+            raise ValueError(f"{path}: missing, but contracts/catalogue.py lists the named query {query.name!r}")
         sql = path.read_text(encoding="utf-8").strip()
         first = sql.splitlines()[0] if sql else ""
         if not first.startswith("--"):
             raise ValueError(f"{path}: a named query must open with a '-- what it answers' comment line")
-        queries.append(NamedQuerySource(path.stem, first.removeprefix("--").strip()[:1024], sql))
-    if not queries:
-        raise ValueError(f"{directory}: no *.sql named queries found")
-    return queries
+        sources.append(NamedQuerySource(query.name, first.removeprefix("--").strip()[:1024], sql))
+    if not sources:
+        raise ValueError(f"{directory}: no named queries (contracts/catalogue.py lists none)")
+    return sources
 
 
 class AnalyticsTier(Construct):

@@ -4,7 +4,9 @@ One sheet with the original solution's three visuals (vertical stacked bar of
 emotion count by capture hour, pie of emotions, vertical bar of faces per
 day) plus age bands, gender split and a sentiment KPI; store and zone filter
 controls (the zone list cascades from the chosen stores) and a date range
-that defaults to the last 30 days, like the named queries.
+that defaults to the last 30 days, like the named queries. Which visuals,
+their ids, titles and order come from ``contracts/catalogue.py`` (the local
+report draws the same ones); this module says how QuickSight draws each.
 
 QuickSight's Definition members are mostly union-typed structures that
 accept exactly one member ("Only 1 member of ... should be provided");
@@ -13,7 +15,12 @@ botocore does not check that, ``dashboards.quicksight.validation`` does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+from contracts.catalogue import CATALOGUE, Surface, Visual
 
 SHEET_ID = "shopper-sentiment"
 DEFAULT_DATASET_IDENTIFIER = "faces"
@@ -29,135 +36,130 @@ def _title(text: str) -> dict[str, Any]:
     return {"Visibility": "VISIBLE", "FormatText": {"PlainText": text}}
 
 
-def _face_count(dataset: str, field_id: str) -> dict[str, Any]:
+def _face_count(dataset: str, visual: Visual) -> dict[str, Any]:
     # record_id is unique per face, so COUNT of it is the number of faces.
     return {
         "CategoricalMeasureField": {
-            "FieldId": field_id,
+            "FieldId": f"{visual.id}-faces",
             "Column": _column(dataset, "record_id"),
             "AggregationFunction": "COUNT",
         }
     }
 
 
-def _category(dataset: str, field_id: str, column: str) -> dict[str, Any]:
-    return {"CategoricalDimensionField": {"FieldId": field_id, "Column": _column(dataset, column)}}
+@dataclass(frozen=True)
+class _Dimension:
+    """A column a visual groups by; its field id is ``<visual id>-<role>``."""
 
+    role: str
+    column: str
+    kind: str = "CategoricalDimensionField"
+    #: Only for a DateDimensionField: DAY, HOUR...
+    date_granularity: str | None = None
 
-def _ascending(field_id: str) -> list[dict[str, Any]]:
-    return [{"FieldSort": {"FieldId": field_id, "Direction": "ASC"}}]
+    def field(self, dataset: str, visual: Visual) -> dict[str, Any]:
+        field: dict[str, Any] = {"FieldId": f"{visual.id}-{self.role}", "Column": _column(dataset, self.column)}
+        if self.date_granularity is not None:
+            field["DateGranularity"] = self.date_granularity
+        return {self.kind: field}
 
 
 def _vertical_bar(
-    visual_id: str,
-    title: str,
-    *,
-    category: dict[str, Any],
-    value: dict[str, Any],
-    colors: dict[str, Any] | None = None,
+    dataset: str, visual: Visual, *, category: _Dimension, colors: _Dimension | None = None
 ) -> dict[str, Any]:
-    category_field_id = next(iter(category.values()))["FieldId"]
-    wells: dict[str, Any] = {"Category": [category], "Values": [value]}
+    """Faces per ``category``, stacked by ``colors`` when given."""
+    wells: dict[str, Any] = {"Category": [category.field(dataset, visual)], "Values": [_face_count(dataset, visual)]}
     if colors is not None:
-        wells["Colors"] = [colors]
+        wells["Colors"] = [colors.field(dataset, visual)]
     return {
         "BarChartVisual": {
-            "VisualId": visual_id,
-            "Title": _title(title),
+            "VisualId": visual.id,
+            "Title": _title(visual.title),
             "ChartConfiguration": {
                 "FieldWells": {"BarChartAggregatedFieldWells": wells},
                 "Orientation": "VERTICAL",
                 "BarsArrangement": "STACKED" if colors is not None else "CLUSTERED",
-                "SortConfiguration": {"CategorySort": _ascending(category_field_id)},
+                "SortConfiguration": {
+                    "CategorySort": [{"FieldSort": {"FieldId": f"{visual.id}-{category.role}", "Direction": "ASC"}}]
+                },
                 "Legend": {"Visibility": "VISIBLE" if colors is not None else "HIDDEN"},
             },
         }
     }
 
 
-def _pie(visual_id: str, title: str, *, category: dict[str, Any], value: dict[str, Any], donut: bool) -> dict[str, Any]:
+def _pie(dataset: str, visual: Visual, *, category: _Dimension, donut: bool) -> dict[str, Any]:
+    """Faces per ``category``, as a pie or a donut."""
     configuration: dict[str, Any] = {
-        "FieldWells": {"PieChartAggregatedFieldWells": {"Category": [category], "Values": [value]}},
+        "FieldWells": {
+            "PieChartAggregatedFieldWells": {
+                "Category": [category.field(dataset, visual)],
+                "Values": [_face_count(dataset, visual)],
+            }
+        },
     }
     if donut:
         configuration["DonutOptions"] = {"ArcOptions": {"ArcThickness": "MEDIUM"}}
     return {
         "PieChartVisual": {
-            "VisualId": visual_id,
-            "Title": _title(title),
+            "VisualId": visual.id,
+            "Title": _title(visual.title),
             "ChartConfiguration": configuration,
         }
     }
 
 
-def visuals(dataset: str = DEFAULT_DATASET_IDENTIFIER) -> list[dict[str, Any]]:
-    """The sheet's visuals (each a one-member ``Visual`` union)."""
-    return [
-        {
-            "KPIVisual": {
-                "VisualId": "sentiment-kpi",
-                "Title": _title("Sentiment index (% positive of positive + negative faces)"),
-                "ChartConfiguration": {
-                    "FieldWells": {
-                        "Values": [
-                            {
-                                # AVERAGE of 100/0/NULL = % positive of positive + negative.
-                                "NumericalMeasureField": {
-                                    "FieldId": "sentiment-index",
-                                    "Column": _column(dataset, "sentiment_score"),
-                                    "AggregationFunction": {"SimpleNumericalAggregation": "AVERAGE"},
-                                }
+def _sentiment_kpi(dataset: str, visual: Visual) -> dict[str, Any]:
+    return {
+        "KPIVisual": {
+            "VisualId": visual.id,
+            "Title": _title(visual.title),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "Values": [
+                        {
+                            # AVERAGE of 100/0/NULL = % positive of positive + negative.
+                            "NumericalMeasureField": {
+                                "FieldId": "sentiment-index",
+                                "Column": _column(dataset, "sentiment_score"),
+                                "AggregationFunction": {"SimpleNumericalAggregation": "AVERAGE"},
                             }
-                        ]
-                    }
-                },
-            }
-        },
-        _pie(
-            "emotion-share",
-            "Emotions",
-            category=_category(dataset, "emotion-share-emotion", "dominant_emotion"),
-            value=_face_count(dataset, "emotion-share-faces"),
-            donut=False,
-        ),
-        _pie(
-            "gender-split",
-            "Gender split",
-            category=_category(dataset, "gender-split-gender", "gender"),
-            value=_face_count(dataset, "gender-split-faces"),
-            donut=True,
-        ),
-        _vertical_bar(
-            "emotions-by-hour",
-            "Emotion count by hour (UTC)",
-            category={
-                "NumericalDimensionField": {
-                    "FieldId": "emotions-by-hour-hour",
-                    "Column": _column(dataset, "capture_hour"),
+                        }
+                    ]
                 }
             },
-            value=_face_count(dataset, "emotions-by-hour-faces"),
-            colors=_category(dataset, "emotions-by-hour-emotion", "dominant_emotion"),
-        ),
-        _vertical_bar(
-            "faces-per-day",
-            "Faces per day",
-            category={
-                "DateDimensionField": {
-                    "FieldId": "faces-per-day-day",
-                    "Column": _column(dataset, "capture_day"),
-                    "DateGranularity": "DAY",
-                }
-            },
-            value=_face_count(dataset, "faces-per-day-faces"),
-        ),
-        _vertical_bar(
-            "age-bands",
-            "Faces by age band",
-            category=_category(dataset, "age-bands-band", "age_band"),
-            value=_face_count(dataset, "age-bands-faces"),
-        ),
-    ]
+        }
+    }
+
+
+_EMOTION = _Dimension("emotion", "dominant_emotion")
+
+#: How QuickSight draws each catalogue visual it shows: (dataset identifier, visual) → one ``Visual`` union.
+_DRAWN_BY: dict[str, Callable[[str, Visual], dict[str, Any]]] = {
+    "sentiment-kpi": _sentiment_kpi,
+    "emotion-share": partial(_pie, category=_EMOTION, donut=False),
+    "gender-split": partial(_pie, category=_Dimension("gender", "gender"), donut=True),
+    "emotions-by-hour": partial(
+        _vertical_bar, category=_Dimension("hour", "capture_hour", "NumericalDimensionField"), colors=_EMOTION
+    ),
+    "faces-per-day": partial(
+        _vertical_bar,
+        category=_Dimension("day", "capture_day", "DateDimensionField", date_granularity="DAY"),
+    ),
+    "age-bands": partial(_vertical_bar, category=_Dimension("band", "age_band")),
+}
+
+
+def visuals(dataset: str = DEFAULT_DATASET_IDENTIFIER) -> list[dict[str, Any]]:
+    """The sheet's visuals (each a one-member ``Visual`` union): the catalogue's QuickSight visuals, in its order."""
+    shown = CATALOGUE.visuals_on(Surface.QUICKSIGHT)
+    undrawn = [visual.id for visual in shown if visual.id not in _DRAWN_BY]
+    if undrawn:
+        raise ValueError(
+            f"contracts/catalogue.py shows {', '.join(undrawn)} on QuickSight, "
+            "but dashboards/quicksight/definition.py does not say how to draw it"
+        )
+    return [_DRAWN_BY[visual.id](dataset, visual) for visual in shown]
 
 
 #: (visual id, column, row, column span, row span) on QuickSight's 36-column grid.

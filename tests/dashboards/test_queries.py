@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from sqlglot import exp
 
+from contracts.catalogue import CATALOGUE, Catalogue, NamedQuery, Surface, Visual
 from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, age_band_upper_bounds
-from local.athena import UnsupportedSqlError, connect, parse_athena_sql, run_query, to_duckdb_sql
+from local.athena import connect, parse_athena_sql, run_query, to_duckdb_sql
 from local.parquet_layout import write_faces
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "queries"
@@ -144,6 +145,47 @@ def test_every_question_of_the_issue_has_a_query_file() -> None:
     assert {p.stem for p in QUERY_FILES} == EXPECTED_QUERIES
 
 
+# --- the catalogue names these files ----------------------------------------------------------
+
+
+def test_the_catalogue_lists_exactly_the_query_files() -> None:
+    assert sorted(query.sql_file for query in CATALOGUE.queries) == [p.name for p in QUERY_FILES]
+
+
+@pytest.mark.parametrize("visual", CATALOGUE.visuals, ids=lambda v: v.id)
+def test_every_visual_draws_a_query_that_has_its_file(visual: Visual) -> None:
+    assert (QUERIES_DIR / CATALOGUE.query(visual.query).sql_file).is_file()
+
+
+def test_every_visual_is_shown_somewhere_and_every_surface_has_visuals() -> None:
+    assert all(visual.surfaces for visual in CATALOGUE.visuals)
+    assert all(CATALOGUE.visuals_on(surface) for surface in Surface)
+
+
+def test_titles_about_hours_say_the_hours_are_utc() -> None:
+    titles = [q.title for q in CATALOGUE.queries] + [v.title for v in CATALOGUE.visuals]
+    about_hours = [title for title in titles if "hour" in title.lower()]
+    assert about_hours, "the hourly analyses have titles"
+    assert [title for title in about_hours if "(UTC)" not in title] == []
+
+
+def test_a_visual_of_a_query_the_catalogue_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match="visual 'dwell' draws 'dwell_time', which is no named query"):
+        Catalogue(
+            queries=(NamedQuery("emotion_share", "Share of dominant emotions"),),
+            visuals=(Visual("dwell", "Dwell time", "dwell_time", frozenset({Surface.REPORT})),),
+        )
+
+
+def test_a_query_or_visual_listed_twice_is_refused() -> None:
+    share = NamedQuery("emotion_share", "Share of dominant emotions")
+    pie = Visual("emotion-share", "Emotions", "emotion_share", frozenset(Surface))
+    with pytest.raises(ValueError, match="query name listed twice: emotion_share"):
+        Catalogue(queries=(share, share), visuals=())
+    with pytest.raises(ValueError, match="visual id listed twice: emotion-share"):
+        Catalogue(queries=(share,), visuals=(pie, pie))
+
+
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
 def test_query_opens_with_a_comment_saying_what_it_answers(path: Path) -> None:
     first = path.read_text(encoding="utf-8").splitlines()[0]
@@ -216,28 +258,6 @@ def test_dt_check_catches_a_query_that_would_scan_every_partition() -> None:
     # a window on an inner read does not excuse an outer, unfiltered one
     leaky = "SELECT * FROM faces WHERE zone IN (SELECT zone FROM faces WHERE dt >= '2026-01-01')"
     assert len(unpruned_reads_of_faces(leaky)) == 1
-
-
-def test_sql_the_athena_dialect_does_not_know_is_refused() -> None:
-    # format_datetime is real Trino, but sqlglot passes it through verbatim:
-    # DuckDB would then be testing text it never understood.
-    with pytest.raises(UnsupportedSqlError, match="format_datetime"):
-        to_duckdb_sql("SELECT 1 FROM faces WHERE dt >= format_datetime(current_date, 'yyyy-MM-dd')")
-    with pytest.raises(UnsupportedSqlError, match="cannot parse"):
-        to_duckdb_sql("SELECT FROM WHERE faces")
-    with pytest.raises(UnsupportedSqlError, match="exactly one statement"):
-        to_duckdb_sql("SELECT 1; SELECT 2")
-
-
-def test_arithmetic_that_trino_and_duckdb_evaluate_differently_is_refused() -> None:
-    # avg() over DECIMAL literals keeps the literal's scale in Trino (5 of 6 → 0.8), not in DuckDB (0.833).
-    with pytest.raises(UnsupportedSqlError, match="decimal literal 1.0"):
-        to_duckdb_sql("SELECT avg(CASE WHEN zone = 'a' THEN 1.0 ELSE 0 END) FROM faces")
-    # Trino truncates integer division; DuckDB's / returns a double.
-    with pytest.raises(UnsupportedSqlError, match="divides integers"):
-        to_duckdb_sql("SELECT sum(age_low) / count(*) FROM faces")
-    # Comparing with a decimal and dividing a double are the same in both.
-    to_duckdb_sql("SELECT CAST(sum(age_low) AS double) / count(*) FROM faces WHERE detection_confidence > 90.5")
 
 
 # --- the measures are defined once --------------------------------------------------------------

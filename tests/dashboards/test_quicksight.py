@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from contracts.catalogue import CATALOGUE, Catalogue, Surface, Visual
 from contracts.schema import COLUMNS, PARTITION_KEYS, Column
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
 from dashboards.quicksight import (
@@ -29,6 +30,7 @@ from dashboards.quicksight import (
     create_refresh_schedule_request,
     dashboard_definition,
     dataset_column_types,
+    definition,
     input_columns,
     physical_table_map,
     quicksight_type,
@@ -287,6 +289,25 @@ def test_age_gender_and_sentiment_kpi_visuals_are_there() -> None:
     assert _well_columns(kpi, "Values") == ["sentiment_score"]
     average = kpi["Values"][0]["NumericalMeasureField"]["AggregationFunction"]
     assert average == {"SimpleNumericalAggregation": "AVERAGE"}
+
+
+def test_the_sheet_shows_the_catalogues_quicksight_visuals_in_its_order_with_its_titles() -> None:
+    shown = [
+        (visual["VisualId"], visual["Title"]["FormatText"]["PlainText"])
+        for visual in (
+            next(iter(v.values())) for v in analysis_definition(dataset_arn=DATASET_ARN)["Sheets"][0]["Visuals"]
+        )
+    ]
+
+    assert shown == [(visual.id, visual.title) for visual in CATALOGUE.visuals_on(Surface.QUICKSIGHT)]
+
+
+def test_a_catalogue_visual_the_sheet_cannot_draw_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    dwell = Visual("dwell-time", "Dwell time", "visitors_per_day", frozenset({Surface.QUICKSIGHT}))
+    monkeypatch.setattr(definition, "CATALOGUE", Catalogue(CATALOGUE.queries, (*CATALOGUE.visuals, dwell)))
+
+    with pytest.raises(ValueError, match="dwell-time on QuickSight"):
+        definition.visuals()
 
 
 def test_every_visual_is_laid_out_once_and_ids_are_unique() -> None:

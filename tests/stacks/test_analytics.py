@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
 from contracts import schema
+from contracts.catalogue import CATALOGUE, NamedQuery
 from stacks.analytics import QUERIES_DIR, AnalyticsTier, load_named_queries
 from tests.cdk_apps import new_app
 
@@ -87,22 +90,51 @@ def test_query_results_expire(analytics):
     assert any(r.get("ExpirationInDays") == 30 for r in rules)
 
 
-def test_every_query_file_becomes_a_named_query(analytics):
+def test_the_named_queries_are_the_catalogues_with_their_sql_and_question(analytics):
     _, _, template = analytics
-    files = sorted(QUERIES_DIR.glob("*.sql"))
-    assert files, "dashboards/queries must hold at least one query"
     named = template.find_resources("AWS::Athena::NamedQuery")
-    assert sorted(q["Properties"]["Name"] for q in named.values()) == sorted(f.stem for f in files)
-    for q in named.values():
-        assert q["Properties"]["Database"] == "shop_x"
-        assert q["Properties"]["QueryString"].startswith("--")
-        assert q["Properties"]["Description"]
+    assert sorted(q["Properties"]["Name"] for q in named.values()) == sorted(q.name for q in CATALOGUE.queries)
+    for query in CATALOGUE.queries:
+        sql = (QUERIES_DIR / query.sql_file).read_text(encoding="utf-8").strip()
+        question = sql.splitlines()[0].removeprefix("--").strip()
+        template.has_resource_properties(
+            "AWS::Athena::NamedQuery",
+            {"Name": query.name, "Database": "shop_x", "QueryString": sql, "Description": question},
+        )
+
+
+def test_named_queries_run_in_the_tiers_workgroup(analytics):
+    stack, tier, template = analytics
+    workgroup = stack.get_logical_id(tier.workgroup)
+    template.all_resources_properties("AWS::Athena::NamedQuery", {"WorkGroup": {"Ref": workgroup}})
+
+
+def copy_of_the_queries(tmp_path):
+    folder = tmp_path / "queries"
+    shutil.copytree(QUERIES_DIR, folder)
+    return folder
+
+
+def test_a_catalogue_query_without_its_sql_file_fails_synth_naming_the_file(tmp_path):
+    folder = copy_of_the_queries(tmp_path)
+    (folder / "gender_split.sql").unlink()
+
+    with pytest.raises(ValueError, match=r"gender_split\.sql: missing, but contracts/catalogue.py lists"):
+        AnalyticsTier(cdk.Stack(new_app(), "Missing"), "A", store_ids=["s"], name_prefix="x", queries_dir=folder)
+
+
+def test_a_sql_file_the_catalogue_does_not_list_fails_synth_naming_the_file(tmp_path):
+    folder = copy_of_the_queries(tmp_path)
+    (folder / "dwell_time.sql").write_text("-- How long do shoppers stay?\nSELECT 1", encoding="utf-8")
+
+    with pytest.raises(ValueError, match=r"dwell_time\.sql: not a named query of contracts/catalogue.py"):
+        AnalyticsTier(cdk.Stack(new_app(), "Stray"), "A", store_ids=["s"], name_prefix="x", queries_dir=folder)
 
 
 def test_a_query_without_its_opening_comment_is_refused(tmp_path):
     (tmp_path / "bad.sql").write_text("SELECT 1", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.sql: a named query must open"):
-        load_named_queries(tmp_path)
+        load_named_queries(tmp_path, [NamedQuery("bad", "Bad")])
 
 
 def test_analytics_tier_refuses_a_cutoff_below_athenas_minimum():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
+import re
 from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -11,8 +13,9 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
+from contracts.catalogue import CATALOGUE, Surface, Visual
 from dashboards import render
-from dashboards.render import VISUALS, query_question, render_visuals, write_report
+from dashboards.render import REPORT_VISUALS, png_name, query_question, render_visuals, write_report
 
 ANALYZER = "local-blazeface+fer2013"
 EMOTIONS = ("happy", "calm", "angry", "sad", "surprised", "fear")
@@ -90,7 +93,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_every_visual_is_a_valid_png(tmp_path):
     pictures = render_visuals(tmp_path, local_results(), ANALYZER)
 
-    assert set(pictures) == set(VISUALS)
+    assert list(pictures) == [visual.id for visual in REPORT_VISUALS]
     for path in pictures.values():
         assert png_size(path.read_bytes()) == (800, 450)
 
@@ -102,7 +105,7 @@ def test_report_is_one_self_contained_html_file(tmp_path):
     parser.feed(page)
 
     images = [value for tag, name, value in parser.references if tag == "img"]
-    assert len(images) == len(VISUALS)
+    assert len(images) == len(REPORT_VISUALS)
     for value in images:
         assert value.startswith("data:image/png;base64,")
         png_size(base64.b64decode(value.removeprefix("data:image/png;base64,")))
@@ -129,8 +132,8 @@ def test_age_and_gender_not_estimated_by_the_analyzer_are_said_so(tmp_path):
 
     assert f"Age is not estimated by {ANALYZER}" in page
     assert f"Gender is not estimated by {ANALYZER}" in page
-    png_size((tmp_path / "age_band_distribution.png").read_bytes())
-    png_size((tmp_path / "gender_split.png").read_bytes())
+    png_size((tmp_path / "age-bands.png").read_bytes())
+    png_size((tmp_path / "gender-split.png").read_bytes())
 
 
 def test_estimated_age_and_gender_are_drawn_as_charts(tmp_path):
@@ -149,12 +152,12 @@ def test_estimated_age_and_gender_are_drawn_as_charts(tmp_path):
 
     page = write_report(tmp_path / "rekognition", results, "rekognition", False, {}).read_text(encoding="utf-8")
     assert "not estimated" not in page
-    for name in ("age_band_distribution", "gender_split"):
-        assert estimated[name].read_bytes() != not_estimated[name].read_bytes()
+    for visual_id in ("age-bands", "gender-split"):
+        assert estimated[visual_id].read_bytes() != not_estimated[visual_id].read_bytes()
 
 
 def test_empty_results_draw_no_data_panels(tmp_path):
-    results = {name: [] for name in VISUALS}
+    results = {query.name: [] for query in CATALOGUE.queries}
 
     pictures = render_visuals(tmp_path, results, ANALYZER)
     report = write_report(tmp_path, results, ANALYZER, True, {"faces": 0})
@@ -184,15 +187,15 @@ def test_nulls_decimals_and_dates_from_the_query_engine_are_drawn(tmp_path):
 
     pictures = render_visuals(tmp_path, results, ANALYZER)
 
-    assert set(pictures) == set(results)
+    assert {CATALOGUE.visual(visual_id).query for visual_id in pictures} == set(results)
     assert all(png_size(p.read_bytes()) for p in pictures.values())
 
 
 def test_visuals_missing_from_the_results_are_listed(tmp_path):
     page = write_report(tmp_path, {"emotion_share": local_results()["emotion_share"]}, ANALYZER, True, {}).read_text()
 
-    assert "No results for: emotions_by_hour" in page
-    assert not (tmp_path / "emotions_by_hour.png").exists()
+    assert "No results for: sentiment_index, gender_split, emotions_by_hour" in page
+    assert not (tmp_path / "emotions-by-hour.png").exists()
 
 
 def test_query_results_are_tabled_with_their_question_and_escaped(tmp_path):
@@ -215,6 +218,37 @@ def test_same_rows_draw_the_same_png(tmp_path):
     assert first.read_bytes() == second.read_bytes()
 
 
-@pytest.mark.parametrize("name", sorted(VISUALS))
-def test_every_visual_has_a_named_query(name):
-    assert (render.QUERIES_DIR / f"{name}.sql").is_file()
+@pytest.mark.parametrize("visual", REPORT_VISUALS, ids=lambda v: v.id)
+def test_every_report_visual_draws_a_named_query_file(visual):
+    assert (render.QUERIES_DIR / CATALOGUE.query(visual.query).sql_file).is_file()
+
+
+def test_the_report_shows_the_catalogues_report_visuals_in_its_order_and_titles(tmp_path, monkeypatch):
+    drawn_titles = []
+    draw = render._figure
+    monkeypatch.setattr(render, "_figure", lambda title: (drawn_titles.append(title), draw(title))[1])
+
+    page = write_report(tmp_path, local_results(), ANALYZER, True, {}).read_text(encoding="utf-8")
+
+    expected = CATALOGUE.visuals_on(Surface.REPORT)
+    assert drawn_titles == [visual.title for visual in expected]
+    figures = re.findall(r'<figure id="visual-([^"]+)"><img alt="([^"]+)"', page)
+    assert figures == [(visual.id, html.escape(visual.title)) for visual in expected]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(png_name(visual) for visual in expected)
+
+
+def test_query_results_are_headed_by_the_catalogues_titles_in_its_order(tmp_path):
+    results = dict(reversed(local_results().items()))
+
+    page = write_report(tmp_path, results, ANALYZER, True, {}).read_text(encoding="utf-8")
+
+    headings = re.findall(r'<h3 id="query-([^"]+)">(.+?) <code>', page)
+    assert headings == [(query.name, html.escape(query.title)) for query in CATALOGUE.queries]
+
+
+def test_a_catalogue_visual_the_report_cannot_draw_is_refused_by_name(tmp_path, monkeypatch):
+    dwell = Visual("dwell-time", "Dwell time", "visitors_per_day", frozenset({Surface.REPORT}))
+    monkeypatch.setattr(render, "REPORT_VISUALS", (*REPORT_VISUALS, dwell))
+
+    with pytest.raises(ValueError, match="dwell-time in the report"):
+        render_visuals(tmp_path, local_results(), ANALYZER)
