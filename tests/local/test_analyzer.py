@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -225,3 +228,74 @@ def test_an_object_that_is_no_image_is_rejected_like_rekognition_rejects_it(hand
     assert rejected.value.reason == analyzers.INVALID_IMAGE_FORMAT
     with pytest.raises(analyzers.ImageUnreadableError):
         LocalFaceAnalyzer(s3_client=s3).detect_faces(bucket="source", key="incoming/pi-1/gone.jpg", version_id=None)
+
+
+# Run in a fresh interpreter: which of the two is imported first is the point.
+# "analyzer-first" calls the analyzer before the handler's package is imported.
+_IMPORT_ORDER_PROBE = """
+import json, sys
+from io import BytesIO
+
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, {root!r})
+
+
+def handler_errors():
+    if {lambda_dir!r} not in sys.path:
+        sys.path.append({lambda_dir!r})  # as local.lambda_runtime loads the handler
+    from shopper_analyze import analyzers
+
+    return analyzers
+
+
+class S3:
+    def get_object(self, Bucket, Key):
+        if Key == "gone.jpg":
+            raise ClientError({{"Error": {{"Code": "NoSuchKey"}}}}, "GetObject")
+        return {{"Body": BytesIO(b"\\xff\\xd8 truncated")}}
+
+
+if sys.argv[1] == "handler-first":
+    handler_errors()
+from local.analyzer import LocalFaceAnalyzer
+
+raised = {{}}
+for key in ("broken.jpg", "gone.jpg"):
+    try:
+        LocalFaceAnalyzer(s3_client=S3()).detect_faces(bucket="source", key=key, version_id=None)
+    except Exception as exc:
+        raised[key] = exc
+analyzers = handler_errors()
+outcome = {{}}
+for key, exc in raised.items():
+    name = type(exc).__module__ + "." + type(exc).__qualname__
+    if isinstance(exc, analyzers.ImageRejectedError):  # what the handler catches to quarantine
+        outcome[key] = [name, "quarantined", exc.reason]
+    elif isinstance(exc, analyzers.ImageUnreadableError):
+        outcome[key] = [name, "unreadable"]
+    else:
+        outcome[key] = [name, "not caught by the handler"]
+print(json.dumps(outcome))
+"""
+
+
+@pytest.mark.parametrize("order", ["analyzer-first", "handler-first"])
+def test_the_handler_catches_the_analyzers_errors_whichever_is_imported_first(order):
+    probe = _IMPORT_ORDER_PROBE.format(root=str(Path(__file__).parents[2]), lambda_dir=LAMBDA_ROOT)
+
+    done = subprocess.run([sys.executable, "-c", probe, order], capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "broken.jpg": ["shopper_analyze.analyzers.ImageRejectedError", "quarantined", "invalid-image-format"],
+        "gone.jpg": ["shopper_analyze.analyzers.ImageUnreadableError", "unreadable"],
+    }
+
+
+def test_the_analyzers_errors_are_the_handlers_classes(handler_modules):
+    analyzers, _ = handler_modules
+
+    assert analyzer_module.ImageRejectedError is analyzers.ImageRejectedError
+    assert analyzer_module.ImageUnreadableError is analyzers.ImageUnreadableError
+    assert analyzer_module.INVALID_IMAGE_FORMAT == analyzers.INVALID_IMAGE_FORMAT
