@@ -17,34 +17,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
-from local.lambda_runtime import LambdaContextStub, load_handler
+from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
+from local.event_source import drain_queue
+from local.firehose import LocalFirehose
+from local.lambda_runtime import load_handler
+from local.moto_server import MotoServer, local_aws_environment
+from local.resources import LocalResources, create_resources
 from stacks.config import Deployment, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_BUCKET = "shoppersentiment-demo-source"
-ARCHIVE_BUCKET = "shoppersentiment-demo-archive"
-CURATED_BUCKET = "shoppersentiment-demo-curated"
-QUEUE_NAME = "shoppersentiment-demo-incoming"
-IDEMPOTENCY_TABLE = "shoppersentiment-demo-idempotency"
-STREAM_NAME = "shoppersentiment-demo-faces"
-REGION = "us-east-1"
+#: The demo deployment's resources on the local server (local.resources).
+RESOURCES = LocalResources("shoppersentiment-demo")
 IMAGE_SUFFIXES = {".jpg", ".jpeg"}
 #: The local detector's scores sit lower than Rekognition's (median ~80); its
 #: own cut-off is 50, so the deployment's 90 would drop most real faces.
@@ -64,91 +57,6 @@ class DemoResult:
     results: dict[str, list[dict[str, Any]]]
     summary: dict[str, Any]
     parquet_files: list[Path] = field(default_factory=list)
-
-
-# --- moto's server ---------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def moto_server(log_path: Path) -> Iterator[str]:
-    """moto's HTTP server on 127.0.0.1 (S3, SQS, DynamoDB) for the run's duration."""
-    port = _free_port()
-    moto = Path(sys.executable).parent / "moto_server"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own venv's moto
-            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"moto_server did not start; see {log_path}") from None
-                    time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def local_aws_environment(endpoint: str) -> dict[str, str]:
-    """Dummy credentials and every SDK client pointed at the local server."""
-    return {
-        "AWS_ACCESS_KEY_ID": "demo",
-        "AWS_SECRET_ACCESS_KEY": "demo",
-        "AWS_SESSION_TOKEN": "demo",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-
-
-def create_resources(endpoint: str) -> str:
-    """The buckets, queue (with S3 → SQS notifications) and table a deployment has; returns the queue URL."""
-    kw = {"endpoint_url": endpoint, "region_name": REGION}
-    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
-    for bucket in (SOURCE_BUCKET, ARCHIVE_BUCKET, CURATED_BUCKET):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    sqs = boto3.client("sqs", **kw)
-    queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=SOURCE_BUCKET,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
-                }
-            ]
-        },
-    )
-    dynamodb = boto3.client("dynamodb", **kw)
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return queue_url
 
 
 # --- images ----------------------------------------------------------------------------------
@@ -189,8 +97,8 @@ settle_seconds = 0.2
 rescan_seconds = 0.5
 filename_timezone = "UTC"
 [s3]
-bucket = "{SOURCE_BUCKET}"
-region = "{REGION}"
+bucket = "{RESOURCES.source_bucket}"
+region = "{RESOURCES.region}"
 endpoint_url = "{endpoint}"
 [credentials]
 mode = "default"
@@ -251,84 +159,6 @@ def run_edge_agents(deployment: Deployment, spool: Path, state: Path, endpoint: 
 # --- the handler ------------------------------------------------------------------------------
 
 
-class LocalFirehose:
-    """Stands in for Firehose: accepts PutRecordBatch, keeps the records for Parquet conversion."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.calls = 0
-
-    def put_record_batch(self, *, DeliveryStreamName: str, Records: list[Mapping[str, bytes]]) -> dict[str, Any]:
-        if DeliveryStreamName != STREAM_NAME:
-            raise ValueError(f"unknown delivery stream {DeliveryStreamName!r}")
-        self.calls += 1
-        for record in Records:
-            # One JSON object (and a newline) per record, as the Hive JSON SerDe reads them.
-            self.records.extend(json.loads(line) for line in record["Data"].decode("utf-8").splitlines() if line)
-        return {
-            "FailedPutCount": 0,
-            "Encrypted": False,
-            "RequestResponses": [{"RecordId": f"local-{self.calls}-{i}"} for i in range(len(Records))],
-        }
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """The event Lambda's SQS poller builds from received messages."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": str(int(time.time() * 1000)),
-                    "SenderId": "local",
-                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
-                },
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
-
-
-def run_handler(app: ModuleType, endpoint: str, queue_url: str) -> dict[str, int]:
-    """Poll the queue like Lambda's event source and invoke the handler until it is drained."""
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    invocations = failures = messages_done = 0
-    empty_polls = 0
-    while empty_polls < 2:
-        # Like the event source's batching window: gather up to a batch, then invoke.
-        messages: list[dict[str, Any]] = []
-        while len(messages) < LOCAL_BATCH_SIZE:
-            received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            if not received.get("Messages"):
-                break
-            messages += received["Messages"]
-        if not messages:
-            empty_polls += 1
-            continue
-        empty_polls = 0
-        response = app.handler(sqs_event(messages, queue_arn), LambdaContextStub(300_000, ticking=True))
-        invocations += 1
-        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-        failures += len(failed)
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                messages_done += 1
-        # stdout is the handler's log here; progress goes to the terminal's stderr.
-        progress = f"      handler invocation {invocations}: {len(messages)} messages, {len(failed)} failed"
-        print(progress, file=sys.stderr)
-    return {"invocations": invocations, "messages": messages_done, "message_failures": failures}
-
-
 # --- queries and report ---------------------------------------------------------------------
 
 
@@ -372,56 +202,46 @@ def run_demo(
     say(f"      {staged} stills staged in {spool}")
 
     say("[2/6] starting moto's S3/SQS/DynamoDB server on 127.0.0.1")
-    with moto_server(logs / "moto_server.log") as endpoint:
+    with MotoServer(log_path=logs / "moto_server.log") as server:
         saved_env = dict(os.environ)
         try:
-            os.environ.update(local_aws_environment(endpoint))
-            queue_url = create_resources(endpoint)
+            os.environ.update(local_aws_environment(server.url, RESOURCES.region))
+            session = boto3.Session()
+            queue_url = create_resources(session, RESOURCES, queue=True)
 
             say("[3/6] edge agents uploading captures (checksummed PutObject, delete after confirmation)")
-            edge = run_edge_agents(deployment, spool, state, endpoint, logs / "edge.log")
+            edge = run_edge_agents(deployment, spool, state, server.url, logs / "edge.log")
 
             say("[4/6] analyze Lambda handler on the S3 events (local face analyzer in place of Rekognition)")
-            from dataclasses import replace
-            from types import SimpleNamespace
-
             from local.analyzer import LocalFaceAnalyzer
 
-            environment = {
-                "FIREHOSE_STREAM_NAME": STREAM_NAME,
-                "ARCHIVE_BUCKET": ARCHIVE_BUCKET,
-                "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-                "DEVICE_REGISTRY": json.dumps(deployment.device_registry()),
-                "MIN_DETECTION_CONFIDENCE": str(LOCAL_MIN_DETECTION_CONFIDENCE),
-                "MIN_SHARPNESS": str(deployment.min_sharpness),
-                "POWERTOOLS_SERVICE_NAME": "shopper-sentiment-analyze",
-                "POWERTOOLS_METRICS_NAMESPACE": "ShopperSentiment",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            }
+            environment = RESOURCES.function_environment(
+                deployment.device_registry(),
+                min_detection_confidence=LOCAL_MIN_DETECTION_CONFIDENCE,
+                min_sharpness=deployment.min_sharpness,
+            )
             # The handler logs (Powertools JSON, EMF metrics) to stdout, as in
             # Lambda; here they go to logs/lambda.log for the whole run.
             with (logs / "lambda.log").open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 os.environ.update(environment)
                 app = load_handler()
                 clients = app.aws_clients(app.SETTINGS)
-                firehose = LocalFirehose()
+                firehose = LocalFirehose(RESOURCES.stream_name)
                 analyzer = LocalFaceAnalyzer(s3_client=clients.s3)
                 handler = app.create_handler(app.SETTINGS, replace(clients, firehose=firehose, analyzer=analyzer))
-                lambda_stats = run_handler(SimpleNamespace(handler=handler), endpoint, queue_url)
+                drained = drain_queue(handler, session.client("sqs"), queue_url, batch_size=LOCAL_BATCH_SIZE)
 
             say(
                 f"      {len(firehose.records)} face records in {firehose.calls} PutRecordBatch calls; "
                 "writing Parquet in Firehose's layout"
             )
-            from local.parquet_layout import write_faces
-
-            parquet_files = write_faces(curated_root, firehose.records) if firehose.records else []
-            s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+            parquet_files = firehose.write_parquet(curated_root)
+            s3 = session.client("s3")
             for path in parquet_files:
-                s3.upload_file(str(path), CURATED_BUCKET, path.relative_to(curated_root).as_posix())
-            archived = count_keys(s3, ARCHIVE_BUCKET) - count_keys(s3, ARCHIVE_BUCKET, "quarantine/")
-            quarantined = count_keys(s3, ARCHIVE_BUCKET, "quarantine/")
-            left_incoming = count_keys(s3, SOURCE_BUCKET, "incoming/")
+                s3.upload_file(str(path), RESOURCES.curated_bucket, path.relative_to(curated_root).as_posix())
+            quarantined = count_keys(s3, RESOURCES.archive_bucket, QUARANTINE_PREFIX)
+            archived = count_keys(s3, RESOURCES.archive_bucket) - quarantined
+            left_incoming = count_keys(s3, RESOURCES.source_bucket, INCOMING_PREFIX)
         finally:
             os.environ.clear()
             os.environ.update(saved_env)
@@ -442,7 +262,7 @@ def run_demo(
         "left in incoming/": left_incoming,
         "face records": len(firehose.records),
         "PutRecordBatch calls": firehose.calls,
-        "handler invocations": lambda_stats["invocations"],
+        "handler invocations": drained.invocations,
         "analyzer": analyzer.name,
         "seconds": round(time.perf_counter() - started, 1),
     }

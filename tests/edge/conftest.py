@@ -1,5 +1,5 @@
 """Fixtures for the edge agent tests: a real S3 endpoint over HTTP on
-127.0.0.1 (moto's server, see s3_endpoint.py), agent configs with short
+127.0.0.1 (moto's server with S3's digest checks, local/moto_server.py), agent configs with short
 timers, and noisy JPEGs."""
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import itertools
 import os
 import random
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,21 +20,15 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.config import Config
 from PIL import Image
 from shopper_edge.agent import CaptureAgent
 from shopper_edge.config import AgentConfig, load_config
 from shopper_edge.upload import s3_client
 
-HERE = Path(__file__).parent
+from local.moto_server import MotoServer, free_port
+
 DEVICE_ID = "store-1-cam-a"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05, message: str = "") -> Any:
@@ -50,39 +42,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-class S3Endpoint:
-    """moto + S3 integrity checks in a subprocess; can be stopped and restarted
-    (moto keeps no state across restarts, which is why outages are simulated
-    with a TcpRelay in front instead)."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "s3_endpoint.py"), str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-        def up() -> bool:
-            try:
-                return requests.get(f"{self.url}/_edge_test/rejections", timeout=1).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(up, 20, message="S3 endpoint to start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def rejections(self) -> list[str]:
-        return requests.get(f"{self.url}/_edge_test/rejections", timeout=5).json()
+#: The S3 endpoint the agent talks to: moto's server with S3's digest checks
+#: (local/moto_server.py); its ``rejections()`` lists refused bodies.
+S3Endpoint = MotoServer
 
 
 class TcpRelay:
@@ -155,10 +117,8 @@ class TcpRelay:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[S3Endpoint]:
-    endpoint = S3Endpoint()
-    endpoint.start()
-    yield endpoint
-    endpoint.stop()
+    with S3Endpoint() as endpoint:
+        yield endpoint
 
 
 _bucket_numbers = itertools.count()

@@ -1,7 +1,10 @@
-"""The analyze Lambda's AWS surroundings, answered locally (moto, botocore Stubber).
+"""What the analyze function's tests read and fake around the local AWS stand-ins of local/.
 
-Shared by tests/lambdas and bench/bench_analyze.py: resource names, the
-function's environment, event builders and readers of what was delivered.
+The stand-ins themselves (resource names and creation, the function's
+environment, S3/SQS event builders, DetectFaces answers) live in ``local/``
+and serve the demo and the benchmarks too; this module fixes the names the
+tests use and adds what only tests need: JSON event fixtures, readers of what
+was delivered, EMF metrics and log lines, and a Stubber for calls from threads.
 """
 
 from __future__ import annotations
@@ -12,26 +15,32 @@ import json
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import StubAssertionError
 
-from local.lambda_runtime import LambdaContextStub, load_handler
+from contracts.layout import image_key as contract_image_key
+from local import events
+from local.lambda_runtime import LAMBDA_DIR, LambdaContextStub, load_handler
+from local.rekognition import detect_faces_response
+from local.resources import LocalResources
+from local.resources import create_resources as create_local_resources
+from local.resources import write_device_registry as write_registry_file
 
-REPO = Path(__file__).resolve().parents[2]
-LAMBDA_DIR = REPO / "lambdas" / "analyze_image"
+__all__ = ["LAMBDA_DIR"]
+
 EVENTS = Path(__file__).resolve().parent / "events"
 
-SOURCE_BUCKET = "shopper-source"
-ARCHIVE_BUCKET = "shopper-archive"
-CURATED_BUCKET = "shopper-curated"
-STREAM_NAME = "shopper-faces"
-IDEMPOTENCY_TABLE = "shopper-idempotency"
-REGION = "us-east-1"
+RESOURCES = LocalResources("shopper")
+SOURCE_BUCKET = RESOURCES.source_bucket
+ARCHIVE_BUCKET = RESOURCES.archive_bucket
+CURATED_BUCKET = RESOURCES.curated_bucket
+STREAM_NAME = RESOURCES.stream_name
+IDEMPOTENCY_TABLE = RESOURCES.idempotency_table
+REGION = RESOURCES.region
 
 DEVICE_REGISTRY = {
     "pi-s001-entrance": {"store_id": "store-001", "camera_id": "entrance", "zone": "entrance"},
@@ -40,57 +49,20 @@ DEVICE_REGISTRY = {
 
 
 def write_device_registry(folder: Path, registry: dict[str, dict[str, str]] = DEVICE_REGISTRY) -> Path:
-    """The registry file the stack bundles next to app.py (stacks/process.py)."""
-    path = folder / "device_registry.json"
-    path.write_text(json.dumps(registry), encoding="utf-8")
-    return path
+    return write_registry_file(folder, registry)
 
 
 def function_environment(registry_file: Path | None = None, **overrides: str) -> dict[str, str]:
-    """What the CDK stack sets on the function; the registry inline unless a file is given."""
-    registry = (
-        {"DEVICE_REGISTRY_FILE": str(registry_file)}
-        if registry_file
-        else {"DEVICE_REGISTRY": json.dumps(DEVICE_REGISTRY)}
-    )
-    env = {
-        "FIREHOSE_STREAM_NAME": STREAM_NAME,
-        "ARCHIVE_BUCKET": ARCHIVE_BUCKET,
-        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-        **registry,
-        "MIN_DETECTION_CONFIDENCE": "90",
-        "MIN_SHARPNESS": "10",
-        "POWERTOOLS_SERVICE_NAME": "shopper-sentiment-analyze",
-        "POWERTOOLS_METRICS_NAMESPACE": "ShopperSentiment",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-    }
-    env.update(overrides)
-    return env
+    """The stack's environment for the test registry; a sharpness floor of 10 so blurry faces are dropped."""
+    return RESOURCES.function_environment(DEVICE_REGISTRY, registry_file=registry_file, min_sharpness=10, **overrides)
 
 
 def create_resources(session: Any) -> None:
-    """Buckets, idempotency table (Powertools defaults) and a Firehose stream into the curated bucket."""
-    s3 = session.client("s3", region_name=REGION)
-    for bucket in (SOURCE_BUCKET, ARCHIVE_BUCKET, CURATED_BUCKET):
-        s3.create_bucket(Bucket=bucket)
-    session.client("dynamodb", region_name=REGION).create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    session.client("firehose", region_name=REGION).create_delivery_stream(
-        DeliveryStreamName=STREAM_NAME,
-        DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
-            "BucketARN": f"arn:aws:s3:::{CURATED_BUCKET}",
-            "Prefix": "faces/",
-        },
-    )
+    """Buckets (source unversioned unless a test turns it on), idempotency table, a JSON-writing moto Firehose."""
+    create_local_resources(session, RESOURCES, delivery_stream=True, versioned_source=False)
 
 
-def load_handler_module() -> ModuleType:
+def load_handler_module() -> Any:
     """Import lambdas/analyze_image/app.py afresh, as the Lambda runtime would at cold start."""
     return load_handler()
 
@@ -100,53 +72,17 @@ def image_key(
     captured_at: datetime = datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC),
     content: bytes = b"jpeg",
 ) -> str:
-    stamp = captured_at.strftime("%Y%m%dT%H%M%S") + f"{captured_at.microsecond // 1000:03d}Z"
-    sha = hashlib.sha256(content).hexdigest()[:12]
-    return f"incoming/{device_id}/{captured_at:%Y/%m/%d}/{stamp}-{sha}.jpg"
+    return contract_image_key(device_id, captured_at, hashlib.sha256(content).hexdigest())
 
 
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
 
-def s3_record(
-    key: str,
-    *,
-    bucket: str = SOURCE_BUCKET,
-    size: int = 48213,
-    etag: str | None = None,
-    version_id: str | None = None,
-    event_name: str = "ObjectCreated:Put",
-) -> dict[str, Any]:
-    """One S3 event record; the key is encoded the way S3 encodes it (form encoding, + for space)."""
-    record = copy.deepcopy(load_event("s3_object_created.json")["Records"][0])
-    record["eventName"] = event_name
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-    obj = record["s3"]["object"]
-    obj["key"] = quote_plus(key, safe="/")
-    obj["size"] = size
-    obj["eTag"] = etag or hashlib.md5(key.encode()).hexdigest()
-    if version_id:
-        obj["versionId"] = version_id
-    return record
-
-
-def s3_notification(*records: dict[str, Any]) -> str:
-    return json.dumps({"Records": list(records)})
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    """An SQS event with one message per body; message ids m0, m1, ..."""
-    template = load_event("sqs_message.json")["Records"][0]
-    messages = []
-    for index, body in enumerate(bodies):
-        message = copy.deepcopy(template)
-        message["messageId"] = f"m{index}"
-        message["body"] = body
-        message["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()
-        messages.append(message)
-    return {"Records": messages}
+s3_record = partial(events.s3_record, bucket=SOURCE_BUCKET)
+s3_notification = events.s3_notification
+sqs_event = events.sqs_event
+faces_response = detect_faces_response
 
 
 def delivered_records(s3: Any) -> list[dict[str, Any]]:
@@ -162,19 +98,6 @@ def delivered_records(s3: Any) -> list[dict[str, Any]]:
 
 def keys_in(s3: Any, bucket: str) -> list[str]:
     return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
-
-
-def faces_response(count: int) -> dict[str, Any]:
-    """A DetectFaces response with ``count`` realistic faces (varied copies of the fixture's faces)."""
-    faces = load_event("detect_faces_three_faces.json")["FaceDetails"]
-    details = []
-    for index in range(count):
-        face = copy.deepcopy(faces[index % len(faces)])
-        face["BoundingBox"]["Left"] = round((index % 10) / 10 + 0.01, 4)
-        face["BoundingBox"]["Top"] = round((index // 10) / 10 + 0.01, 4)
-        face["Confidence"] = 99.0 + (index % 10) / 10
-        details.append(face)
-    return {"FaceDetails": details}
 
 
 #: The LambdaContext Powertools reads; 60 s left unless told otherwise.

@@ -1,0 +1,39 @@
+"""local/firehose.py: PutRecordBatch in, Parquet in Firehose's layout out."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from contracts.schema import RECORD_KEYS, arrow_schema
+from local.firehose import MAX_RECORDS_PER_CALL, LocalFirehose
+
+
+def test_local_firehose_writes_parquet_in_firehoses_partition_layout(tmp_path):
+    firehose = LocalFirehose("unit-faces")
+    record = dict.fromkeys(RECORD_KEYS) | {"record_id": "r1", "store_id": "store-001", "dt": "2026-03-14"}
+    other_day = record | {"record_id": "r2", "dt": "2026-03-15"}
+    response = firehose.put_record_batch(
+        DeliveryStreamName="unit-faces",
+        Records=[{"Data": (json.dumps(r) + "\n").encode()} for r in (record, other_day)],
+    )
+    assert response["FailedPutCount"] == 0 and len(response["RequestResponses"]) == 2
+
+    paths = firehose.write_parquet(tmp_path)
+
+    assert [p.relative_to(tmp_path).parent.as_posix() for p in paths] == [
+        "faces/store_id=store-001/dt=2026-03-14",
+        "faces/store_id=store-001/dt=2026-03-15",
+    ]
+    assert all(pq.read_schema(p).equals(arrow_schema()) for p in paths)
+
+
+@pytest.mark.parametrize("records", [0, MAX_RECORDS_PER_CALL + 1])
+def test_local_firehose_refuses_what_putrecordbatch_refuses(records):
+    firehose = LocalFirehose("unit-faces")
+    with pytest.raises(ValueError, match="PutRecordBatch takes"):
+        firehose.put_record_batch(DeliveryStreamName="unit-faces", Records=[{"Data": b"{}\n"}] * records)
+    with pytest.raises(ValueError, match="unknown delivery stream"):
+        firehose.put_record_batch(DeliveryStreamName="other", Records=[{"Data": b"{}\n"}])
