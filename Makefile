@@ -45,7 +45,7 @@ test: $(VENV)/.dev-installed node_modules/.package-lock.json
 demo: $(VENV)/.dev-installed
 	$(BIN)/python -m local.demo $(if $(IMAGES),--images "$(IMAGES)",)
 
-## bench: print the benchmark figures (synth time, handler, edge, queries)
+## bench: print the benchmark figures (synth time, handler, edge, queries) and write them to .bench/results.json
 bench: $(VENV)/.dev-installed node_modules/.package-lock.json
 	@set -e; for script in bench/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
@@ -54,4 +54,4 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .demo
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .demo .bench

@@ -16,6 +16,7 @@ Run from the repository root: .venv/bin/python bench/bench_analyze.py
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -25,13 +26,21 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.lambdas import local_aws  # noqa: E402 - needs the repository root on sys.path
+# The repository root must be on sys.path first.
+from bench.results import BenchRun, Figure, Target  # noqa: E402
+from contracts.layout import image_key  # noqa: E402
+from local.events import s3_notification, s3_record, sqs_event  # noqa: E402
+from local.lambda_runtime import LAMBDA_DIR, LambdaContextStub, load_handler  # noqa: E402
+from local.moto_server import MotoServer, free_port, local_aws_environment  # noqa: E402
+from local.rekognition import detect_faces_response  # noqa: E402
+from local.resources import LocalResources, create_resources  # noqa: E402
 
 FACE_COUNTS = (1, 10, 50)
 BATCH = 500  # SQS batch size of the event source mapping (stacks/process.py)
@@ -40,6 +49,8 @@ MAX_CALLS_PER_1000_FACES = 3
 IMPORT_RUNS = 7
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 200 + b"\xff\xd9"
 REGISTRY = {f"bench-{n}": {"store_id": "store-001", "camera_id": f"cam-{n}", "zone": "entrance"} for n in FACE_COUNTS}
+RESOURCES = LocalResources("bench")
+CAPTURED_AT = datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC)
 
 
 # --- local AWS -----------------------------------------------------------------------------------
@@ -51,7 +62,7 @@ class _DetectFaces(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         device = request["Image"]["S3Object"]["Name"].split("/")[1]
-        body = json.dumps(local_aws.faces_response(int(device.removeprefix("bench-")))).encode()
+        body = json.dumps(detect_faces_response(int(device.removeprefix("bench-")))).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(body)))
@@ -66,12 +77,6 @@ def serve_rekognition(port: int) -> None:
     ThreadingHTTPServer(("127.0.0.1", port), _DetectFaces).serve_forever()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -82,20 +87,19 @@ def wait_for(port: int) -> None:
 
 
 def function_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": local_aws.REGION,
-        "AWS_REGION": local_aws.REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        **local_aws.function_environment(
-            DEVICE_REGISTRY=json.dumps(REGISTRY), MIN_SHARPNESS="0", POWERTOOLS_LOG_LEVEL="WARNING"
-        ),
+    return {
+        **local_aws_environment(None, RESOURCES.region),
+        **RESOURCES.function_environment(REGISTRY, min_sharpness=0, POWERTOOLS_LOG_LEVEL="WARNING"),
+        **(extra or {}),
     }
-    env.update(extra or {})
-    return env
+
+
+def bench_key(faces: int, content: bytes) -> str:
+    return image_key(f"bench-{faces}", CAPTURED_AT, hashlib.sha256(content).hexdigest())
+
+
+def event_for(*keys: str) -> dict:
+    return sqs_event(*(s3_notification(s3_record(key, bucket=RESOURCES.source_bucket)) for key in keys))
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -112,18 +116,18 @@ def handler_figures(handler, firehose, s3) -> dict[int, tuple[float, float, floa
     firehose.meta.events.register(
         "before-call.firehose.PutRecordBatch", lambda **_: calls.__setitem__("n", calls["n"] + 1)
     )
-    context = local_aws.FakeLambdaContext(remaining_ms=300_000)  # the function timeout
+    context = LambdaContextStub(remaining_ms=300_000)  # the function timeout
     figures = {}
     for faces in FACE_COUNTS:
-        keys = [local_aws.image_key(device_id=f"bench-{faces}", content=f"{faces}-{i}".encode()) for i in range(BATCH)]
+        keys = [bench_key(faces, f"{faces}-{i}".encode()) for i in range(BATCH)]
         with ThreadPoolExecutor(max_workers=16) as uploads:
-            list(uploads.map(lambda key: s3.put_object(Bucket=local_aws.SOURCE_BUCKET, Key=key, Body=JPEG), keys))
-        event = local_aws.sqs_event(*(local_aws.s3_notification(local_aws.s3_record(k)) for k in keys))
+            list(uploads.map(lambda key: s3.put_object(Bucket=RESOURCES.source_bucket, Key=key, Body=JPEG), keys))
+        event = event_for(*keys)
         # One warm-up invocation (not counted): the first call of each client pays lazy loading.
-        warm = local_aws.image_key(device_id=f"bench-{faces}", content=b"warm-up")
-        s3.put_object(Bucket=local_aws.SOURCE_BUCKET, Key=warm, Body=JPEG)
+        warm = bench_key(faces, b"warm-up")
+        s3.put_object(Bucket=RESOURCES.source_bucket, Key=warm, Body=JPEG)
         with contextlib.redirect_stdout(io.StringIO()):
-            handler(local_aws.sqs_event(local_aws.s3_notification(local_aws.s3_record(warm))), context)
+            handler(event_for(warm), context)
         calls["n"] = 0
         cpu, wall = time.process_time(), time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
@@ -138,7 +142,7 @@ _IMPORT_BOTO3 = "import time; t = time.perf_counter(); import boto3; print(time.
 # As the Lambda runtime does it: the asset folder is the working directory and on sys.path.
 _IMPORT_HANDLER = f"""
 import sys, time
-sys.path.insert(0, {str(local_aws.LAMBDA_DIR)!r})
+sys.path.insert(0, {str(LAMBDA_DIR)!r})
 t = time.perf_counter()
 import app
 print(time.perf_counter() - t)
@@ -154,7 +158,7 @@ def import_seconds(code: str) -> float:
             capture_output=True,
             text=True,
             check=True,
-            cwd=local_aws.LAMBDA_DIR,
+            cwd=LAMBDA_DIR,
         )
         runs.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(runs)
@@ -168,58 +172,61 @@ def main() -> None:
     boto3_s = import_seconds(_IMPORT_BOTO3)
     handler_s = import_seconds(_IMPORT_HANDLER)
 
-    moto_port, rekognition_port = free_port(), free_port()
-    servers = [
-        subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [sys.executable, __file__, "--serve-rekognition", str(rekognition_port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
+    rekognition_port = free_port()
+    rekognition = subprocess.Popen(
+        [sys.executable, __file__, "--serve-rekognition", str(rekognition_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_for(moto_port)
-        wait_for(rekognition_port)
-        os.environ.update(
-            function_env(
-                {
-                    "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
-                    "AWS_ENDPOINT_URL_REKOGNITION": f"http://127.0.0.1:{rekognition_port}",
-                }
+        with MotoServer() as moto:
+            wait_for(rekognition_port)
+            os.environ.update(
+                function_env(
+                    {
+                        "AWS_ENDPOINT_URL": moto.url,
+                        "AWS_ENDPOINT_URL_REKOGNITION": f"http://127.0.0.1:{rekognition_port}",
+                    }
+                )
             )
-        )
-        import boto3
+            import boto3
 
-        session = boto3.Session(region_name=local_aws.REGION)
-        local_aws.create_resources(session)
-        with contextlib.redirect_stdout(io.StringIO()):
-            app = local_aws.load_handler_module()
-            settings = app.SETTINGS
-            clients = app.aws_clients(settings)
-            handler = app.create_handler(settings, clients)
-        figures = handler_figures(handler, clients.firehose, session.client("s3"))
+            session = boto3.Session(region_name=RESOURCES.region)
+            # Unversioned, so every message names the one version it uploaded.
+            create_resources(session, RESOURCES, delivery_stream=True, versioned_source=False)
+            with contextlib.redirect_stdout(io.StringIO()):
+                app = load_handler()
+                settings = app.SETTINGS
+                clients = app.aws_clients(settings)
+                handler = app.create_handler(settings, clients)
+            figures = handler_figures(handler, clients.firehose, session.client("s3"))
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+        rekognition.terminate()
+        rekognition.wait(timeout=10)
 
     threads = settings.analyze_threads
-    print(
-        "analyze handler (S3/DynamoDB/Firehose: moto server; Rekognition: local HTTP;"
-        f" one invocation of {BATCH} messages per row, {threads} analysis threads)"
-    )
-    for faces, (cpu_ms, wall_ms, calls) in figures.items():
-        print(
-            f"  {faces:>2} face(s)/image: CPU {cpu_ms:6.1f} ms/image (wall {wall_ms:6.1f} ms), "
-            f"Firehose calls per 1,000 faces: {calls:4.1f} (at most {MAX_CALLS_PER_1000_FACES})"
+    calls_target = Target.at_most(MAX_CALLS_PER_1000_FACES, "issue 3")
+    parameters = {"batch": BATCH, "threads": threads, "face_counts": list(FACE_COUNTS), "import_runs": IMPORT_RUNS}
+    with BenchRun(__file__, parameters=parameters) as run:
+        run.show(
+            "analyze handler (S3/DynamoDB/Firehose: moto server; Rekognition: local HTTP;"
+            f" one invocation of {BATCH} messages per row, {threads} analysis threads)"
         )
-    print(f"  cold start import (median of {IMPORT_RUNS} fresh processes):")
-    print(f"    import boto3:            {boto3_s * 1000:6.0f} ms")
-    print(f"    handler module (app.py): {handler_s * 1000:6.0f} ms  (+{(handler_s - boto3_s) * 1000:.0f} ms)")
+        for faces, (cpu_ms, wall_ms, calls) in figures.items():
+            run.show(
+                f"  {faces:>2} face(s)/image: CPU {cpu_ms:6.1f} ms/image (wall {wall_ms:6.1f} ms), "
+                f"Firehose calls per 1,000 faces: {calls:4.1f} (at most {MAX_CALLS_PER_1000_FACES})",
+                Figure(f"CPU per image, {faces} face(s)/image", cpu_ms, "ms"),
+                Figure(f"wall time per image, {faces} face(s)/image", wall_ms, "ms"),
+                Figure(f"Firehose calls per 1,000 faces, {faces} face(s)/image", calls, "calls", calls_target),
+            )
+        run.show(f"  cold start import (median of {IMPORT_RUNS} fresh processes):")
+        run.show(f"    import boto3:            {boto3_s * 1000:6.0f} ms", Figure("import boto3", boto3_s * 1000, "ms"))
+        run.show(
+            f"    handler module (app.py): {handler_s * 1000:6.0f} ms  (+{(handler_s - boto3_s) * 1000:.0f} ms)",
+            Figure("import handler module (app.py)", handler_s * 1000, "ms"),
+            Figure("handler import over boto3", (handler_s - boto3_s) * 1000, "ms"),
+        )
     over = [faces for faces, (_, _, calls) in figures.items() if calls > MAX_CALLS_PER_1000_FACES]
     if over:
         sys.exit(f"Firehose calls per 1,000 faces above {MAX_CALLS_PER_1000_FACES} for {over} face(s) per image")

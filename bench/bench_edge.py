@@ -5,7 +5,8 @@ Prints images/s and agent CPU-ms per image for a burst of 1,000 captures,
 the agent's peak RSS, and p50/p95 latency from file close (measured by the
 writer) to object present (the agent's "uploaded" log line, written after
 PutObject returned and the ETag matched), both under the burst and at a
-steady 10 captures/s.
+steady 10 captures/s. Every figure printed is also recorded in
+.bench/results.json (bench/results.py).
 
 Run from the repo root: .venv/bin/python bench/bench_edge.py
 """
@@ -17,7 +18,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,9 +27,13 @@ from datetime import datetime
 from pathlib import Path
 
 import boto3
-import requests
 from botocore.config import Config
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.results import BenchRun, Figure
+from local.moto_server import MotoServer
 
 IMAGES = 1000
 PACED_IMAGES = 150
@@ -55,12 +59,6 @@ def corpus() -> list[bytes]:
             tmp.rename(path)
         images.append(path.read_bytes())
     return images
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -107,37 +105,39 @@ def wait_empty(spool: Path, timeout: float) -> None:
 
 
 def main() -> None:
+    parameters = {
+        "images": IMAGES,
+        "paced_images": PACED_IMAGES,
+        "paced_rate_per_s": PACED_RATE,
+        "concurrency": CONCURRENCY,
+    }
+    with BenchRun(__file__, parameters=parameters) as run:
+        measure(run)
+
+
+def measure(run: BenchRun) -> None:
     t0 = time.perf_counter()
     images = corpus()
     sizes = [len(d) for d in images]
-    print(
-        f"corpus: {len(images)} JPEGs 640x480, mean {statistics.mean(sizes) / 1024:.0f} KiB "
-        f"({time.perf_counter() - t0:.1f}s to load/generate, cached in {CACHE})"
+    mean_kib, loaded = statistics.mean(sizes) / 1024, time.perf_counter() - t0
+    run.show(
+        f"corpus: {len(images)} JPEGs 640x480, mean {mean_kib:.0f} KiB "
+        f"({loaded:.1f}s to load/generate, cached in {CACHE})",
+        Figure("corpus: mean JPEG size", mean_kib, "KiB"),
+        Figure("corpus: load/generate time", loaded, "s"),
     )
 
     work = Path(tempfile.mkdtemp(prefix="shopper-edge-bench-"))
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    moto = MotoServer().start()
+    endpoint = moto.url
     agent: subprocess.Popen[bytes] | None = None
     try:
-        for _ in range(200):
-            try:
-                requests.get(endpoint, timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.05)
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -215,26 +215,35 @@ enabled = false
         rss = peak_rss_mib(agent.pid)
 
         elapsed = end - start
-        print(f"agent: concurrency={CONCURRENCY}, thinning off, moto_server on 127.0.0.1, {os.cpu_count()} CPUs")
-        print(
-            f"burst of {IMAGES}: {IMAGES / elapsed:.1f} images/s ({elapsed:.1f}s, "
-            f"{sum(sizes) / elapsed / 1e6:.1f} MB/s), agent CPU {cpu_burst * 1000 / IMAGES:.1f} ms/image"
+        rate, throughput, cpu_ms = IMAGES / elapsed, sum(sizes) / elapsed / 1e6, cpu_burst * 1000 / IMAGES
+        burst_p50, burst_p95 = percentile(burst_latency, 50), percentile(burst_latency, 95)
+        paced_p50, paced_p95 = percentile(paced_latency, 50), percentile(paced_latency, 95)
+        run.show(f"agent: concurrency={CONCURRENCY}, thinning off, moto_server on 127.0.0.1, {os.cpu_count()} CPUs")
+        run.show(
+            f"burst of {IMAGES}: {rate:.1f} images/s ({elapsed:.1f}s, "
+            f"{throughput:.1f} MB/s), agent CPU {cpu_ms:.1f} ms/image",
+            Figure("burst: upload rate", rate, "images/s"),
+            Figure("burst: duration", elapsed, "s"),
+            Figure("burst: throughput", throughput, "MB/s"),
+            Figure("burst: agent CPU per image", cpu_ms, "ms"),
         )
-        print(
-            f"burst latency close->object present: p50 {percentile(burst_latency, 50):.0f} ms, "
-            f"p95 {percentile(burst_latency, 95):.0f} ms (queueing behind the burst)"
+        run.show(
+            f"burst latency close->object present: p50 {burst_p50:.0f} ms, "
+            f"p95 {burst_p95:.0f} ms (queueing behind the burst)",
+            Figure("burst: latency close->object present p50", burst_p50, "ms"),
+            Figure("burst: latency close->object present p95", burst_p95, "ms"),
         )
-        print(
-            f"steady {PACED_RATE:.0f}/s latency close->object present: p50 {percentile(paced_latency, 50):.0f} ms, "
-            f"p95 {percentile(paced_latency, 95):.0f} ms"
+        run.show(
+            f"steady {PACED_RATE:.0f}/s latency close->object present: p50 {paced_p50:.0f} ms, p95 {paced_p95:.0f} ms",
+            Figure("steady: latency close->object present p50", paced_p50, "ms"),
+            Figure("steady: latency close->object present p95", paced_p95, "ms"),
         )
-        print(f"agent peak RSS: {rss:.1f} MiB")
+        run.show(f"agent peak RSS: {rss:.1f} MiB", Figure("agent peak RSS", rss, "MiB"))
     finally:
         if agent is not None:
             agent.terminate()
             agent.wait(30)
-        moto.terminate()
-        moto.wait(10)
+        moto.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

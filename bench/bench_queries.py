@@ -23,7 +23,9 @@ For each query in ``dashboards/queries`` (run as of 2026-10-31, so its
   cannot skip columns.
 
 It also runs each query on DuckDB over the Parquet copy, as a check that it
-works at this size. Usage: ``python bench/bench_queries.py [--keep DIR]``.
+works at this size. Every figure printed is also recorded in
+``.bench/results.json`` (``bench/results.py``). Usage:
+``python bench/bench_queries.py [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from sqlglot import exp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.results import BenchRun, Figure  # noqa: E402
 from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS, arrow_schema  # noqa: E402
 from local.athena import connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
 from local.parquet_layout import partition_dir, write_partition  # noqa: E402
@@ -279,60 +282,94 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the data here and keep it (default: a temp dir, removed)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-queries-"))
+    parameters = {
+        "stores": STORES,
+        "month_start": MONTH_START.isoformat(),
+        "days": DAYS,
+        "as_of": AS_OF.isoformat(),
+        "min_faces": MIN_FACES,
+        "buffer_seconds": BUFFER_SECONDS,
+    }
     try:
-        started = time.perf_counter()
-        total, objects = write_dataset(work / "parquet", work / "compacted", work / "json")
-        generated = time.perf_counter() - started
-        column_sizes = parquet_column_bytes(work / "parquet")
-        compacted_sizes = parquet_column_bytes(work / "compacted")
-        json_sizes = json_bytes(work / "json")
-        partitions = sorted(json_sizes)
-        all_chunks = sum(v for c in column_sizes.values() for k, v in c.items() if k)
-        all_footers = sum(c[""] for c in column_sizes.values())
-        print(
-            f"{total:,} faces, {STORES} stores, {MONTH_START} .. {AS_OF} ({len(partitions)} partitions, "
-            f"{objects:,} Parquet objects, one per partition per {BUFFER_SECONDS} s buffer); "
-            f"generated in {generated:.0f} s"
-        )
-        print(
-            f"whole month: Parquet column chunks {_mib(all_chunks)} (+ footers {_mib(all_footers)}), "
-            f"JSON lines {_mib(sum(json_sizes.values()))}"
-        )
-        print(f"queries run as of {AS_OF} (window dt >= {AS_OF - dt.timedelta(days=29)})")
-        print(
-            "ratio = JSON bytes / Parquet bytes. Parquet read = column chunks only; +footers adds the selected"
-            " objects' footers;\ncompacted = column chunks + footers if each partition were one object\n"
-        )
-        header = (
-            f"{'query':<24} {'parts':>5} {'cols':>4} {'Parquet read':>13} {'JSON read':>13} {'ratio':>6}"
-            f" {'+footers':>10} {'ratio':>6} {'compacted':>10} {'ratio':>6} {'DuckDB':>7}"
-        )
-        print(header)
-        print("-" * len(header))
-        con = connect(work / "parquet")
-        for path in sorted(QUERIES_DIR.glob("*.sql")):
-            sql = path.read_text(encoding="utf-8")
-            columns = referenced_columns(sql)
-            kept = selected_partitions(sql, partitions)
-            parquet = sum(column_sizes[p].get(c, 0) for p in kept for c in columns)
-            footers = sum(column_sizes[p][""] for p in kept)
-            compacted = sum(compacted_sizes[p].get(c, 0) for p in kept for c in [*columns, ""])
-            json_read = sum(json_sizes[p] for p in kept)
-            t0 = time.perf_counter()
-            run_query(con, sql, today=AS_OF, source=path.name)
-            elapsed = time.perf_counter() - t0
-            print(
-                f"{path.stem:<24} {len(kept):>5} {len(columns):>4} {_mib(parquet):>13} {_mib(json_read):>13}"
-                f" {json_read / parquet:>5.0f}x {_mib(parquet + footers):>10} {json_read / (parquet + footers):>5.0f}x"
-                f" {_mib(compacted):>10} {json_read / compacted:>5.0f}x {elapsed:>6.1f}s"
-            )
-        print(
-            f"\ntotal runtime {time.perf_counter() - started:.0f} s; data in {work}"
-            + ("" if args.keep else " (removed)")
-        )
+        with BenchRun(__file__, parameters=parameters) as run:
+            measure(run, work, removed=not args.keep)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
+    """Generate the data set under ``work``, then show and record each query's figures."""
+    started = time.perf_counter()
+    total, objects = write_dataset(work / "parquet", work / "compacted", work / "json")
+    generated = time.perf_counter() - started
+    column_sizes = parquet_column_bytes(work / "parquet")
+    compacted_sizes = parquet_column_bytes(work / "compacted")
+    json_sizes = json_bytes(work / "json")
+    partitions = sorted(json_sizes)
+    all_chunks = sum(v for c in column_sizes.values() for k, v in c.items() if k)
+    all_footers = sum(c[""] for c in column_sizes.values())
+    all_json = sum(json_sizes.values())
+    run.show(
+        f"{total:,} faces, {STORES} stores, {MONTH_START} .. {AS_OF} ({len(partitions)} partitions, "
+        f"{objects:,} Parquet objects, one per partition per {BUFFER_SECONDS} s buffer); "
+        f"generated in {generated:.0f} s",
+        Figure("faces", total, "faces"),
+        Figure("partitions", len(partitions), "partitions"),
+        Figure("Parquet objects", objects, "objects"),
+        Figure("data generation", generated, "s"),
+    )
+    run.show(
+        f"whole month: Parquet column chunks {_mib(all_chunks)} (+ footers {_mib(all_footers)}), "
+        f"JSON lines {_mib(all_json)}",
+        Figure("whole month: Parquet column chunks", all_chunks / 2**20, "MiB"),
+        Figure("whole month: Parquet footers", all_footers / 2**20, "MiB"),
+        Figure("whole month: JSON lines", all_json / 2**20, "MiB"),
+    )
+    run.show(f"queries run as of {AS_OF} (window dt >= {AS_OF - dt.timedelta(days=29)})")
+    run.show(
+        "ratio = JSON bytes / Parquet bytes. Parquet read = column chunks only; +footers adds the selected"
+        " objects' footers;\ncompacted = column chunks + footers if each partition were one object\n"
+    )
+    header = (
+        f"{'query':<24} {'parts':>5} {'cols':>4} {'Parquet read':>13} {'JSON read':>13} {'ratio':>6}"
+        f" {'+footers':>10} {'ratio':>6} {'compacted':>10} {'ratio':>6} {'DuckDB':>7}"
+    )
+    run.show(header)
+    run.show("-" * len(header))
+    con = connect(work / "parquet")
+    for path in sorted(QUERIES_DIR.glob("*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        columns = referenced_columns(sql)
+        kept = selected_partitions(sql, partitions)
+        parquet = sum(column_sizes[p].get(c, 0) for p in kept for c in columns)
+        footers = sum(column_sizes[p][""] for p in kept)
+        compacted = sum(compacted_sizes[p].get(c, 0) for p in kept for c in [*columns, ""])
+        json_read = sum(json_sizes[p] for p in kept)
+        t0 = time.perf_counter()
+        run_query(con, sql, today=AS_OF, source=path.name)
+        elapsed = time.perf_counter() - t0
+        query = path.stem
+        run.show(
+            f"{query:<24} {len(kept):>5} {len(columns):>4} {_mib(parquet):>13} {_mib(json_read):>13}"
+            f" {json_read / parquet:>5.0f}x {_mib(parquet + footers):>10} {json_read / (parquet + footers):>5.0f}x"
+            f" {_mib(compacted):>10} {json_read / compacted:>5.0f}x {elapsed:>6.1f}s",
+            Figure(f"{query}: partitions read", len(kept), "partitions"),
+            Figure(f"{query}: columns read", len(columns), "columns"),
+            Figure(f"{query}: Parquet read", parquet / 2**20, "MiB"),
+            Figure(f"{query}: JSON read", json_read / 2**20, "MiB"),
+            Figure(f"{query}: JSON / Parquet", json_read / parquet, "x"),
+            Figure(f"{query}: Parquet read + footers", (parquet + footers) / 2**20, "MiB"),
+            Figure(f"{query}: JSON / (Parquet + footers)", json_read / (parquet + footers), "x"),
+            Figure(f"{query}: compacted Parquet read", compacted / 2**20, "MiB"),
+            Figure(f"{query}: JSON / compacted", json_read / compacted, "x"),
+            Figure(f"{query}: DuckDB run time", elapsed, "s"),
+        )
+    runtime = time.perf_counter() - started
+    run.show(
+        f"\ntotal runtime {runtime:.0f} s; data in {work}" + (" (removed)" if removed else ""),
+        Figure("total runtime", runtime, "s"),
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Runs the pinned CDK CLI exactly as `make synth` does (cdk synth --quiet, the
 cdk-nag gate included) and prints seconds per config and the marginal cost
-per store, so linear growth (or not) is visible.
+per store, so linear growth (or not) is visible. Every figure printed is also
+recorded in .bench/results.json (bench/results.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.results import BenchRun, Figure  # noqa: E402
+
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 RUNS = 2
 
@@ -54,7 +59,7 @@ def synth_seconds(config: Path, outdir: Path) -> float:
 def main() -> None:
     if not CDK.exists():
         sys.exit("node_modules/.bin/cdk missing: run `make bench` (it installs the pinned CLI)")
-    with tempfile.TemporaryDirectory() as tmp:
+    with BenchRun(__file__, parameters={"runs": RUNS}) as run, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         synth_seconds(ROOT / "deployments.toml", tmpdir / "warm-up")  # node, jsii and disk caches
         rows = [("demo (2 stores, 4 devices)", 2, synth_seconds(ROOT / "deployments.toml", tmpdir / "demo"))]
@@ -62,14 +67,21 @@ def main() -> None:
             config = tmpdir / f"{stores}.toml"
             config.write_text(generated_config(stores), encoding="utf-8")
             rows.append((f"{stores} stores x 4 cameras", stores, synth_seconds(config, tmpdir / f"out{stores}")))
-    print(f"cdk synth wall time (median of {RUNS}, CLI + jsii + cdk-nag):")
-    for label, _, seconds in rows:
-        print(f"  {label:<28} {seconds:6.2f} s")
-    (_, s5, t5), (_, s50, t50) = rows[1], rows[3]
-    per_store = (t50 - t5) / (s50 - s5)
-    print(f"  marginal cost per store (5 → 50): {per_store * 1000:.0f} ms")
-    predicted_25 = t5 + per_store * (25 - 5)
-    print(f"  25-store time predicted by a line through 5 and 50: {predicted_25:.2f} s (measured {rows[2][2]:.2f} s)")
+        run.show(f"cdk synth wall time (median of {RUNS}, CLI + jsii + cdk-nag):")
+        for label, _, seconds in rows:
+            run.show(f"  {label:<28} {seconds:6.2f} s", Figure(f"synth: {label}", seconds, "s"))
+        (_, s5, t5), (_, s50, t50) = rows[1], rows[3]
+        per_store = (t50 - t5) / (s50 - s5)
+        run.show(
+            f"  marginal cost per store (5 → 50): {per_store * 1000:.0f} ms",
+            Figure("marginal cost per store (5 → 50)", per_store * 1000, "ms"),
+        )
+        predicted_25 = t5 + per_store * (25 - 5)
+        # The measured 25-store time is the figure shown (and recorded) above.
+        run.show(
+            f"  25-store time predicted by a line through 5 and 50: {predicted_25:.2f} s (measured {rows[2][2]:.2f} s)",
+            Figure("25-store time predicted by a line through 5 and 50", predicted_25, "s"),
+        )
 
 
 if __name__ == "__main__":
