@@ -15,7 +15,10 @@ modules, and each is a plain description of one agreement:
   IoT policy);
 - ``contracts.analyze_function``: what the CDK stack hands the analyze
   function — its environment variable names, the device registry file and
-  its fields, the default face floors.
+  its fields, the default face floors;
+- ``contracts.catalogue``: the named queries and the visuals drawn from
+  their answers, shared by the Athena tier, the QuickSight definition and the
+  local report.
 
 The analyze Lambda and the edge agent ship without this repository, so they
 carry copies of what they need; ``tests/contracts`` fails as soon as a copy

@@ -76,7 +76,7 @@ class ImageContext:
 
     bucket: str
     key: str
-    version: str  # S3 version id, else the ETag: part of every record id
+    version: str  # the content's ETag first, else the S3 version id: part of every record id
     device_id: str
     store_id: str
     camera_id: str
@@ -109,7 +109,7 @@ def from_epoch_millis(millis: int) -> datetime:
 
 
 def record_id_for(bucket: str, key: str, version: str, face_index: int) -> str:
-    """Deterministic: reprocessing the same object version gives the same ids (duplicates can be removed)."""
+    """Deterministic: the same content under the same key gives the same ids (duplicates can be removed)."""
     digest = hashlib.sha256("\n".join((bucket, key, version, str(face_index))).encode("utf-8"))
     return digest.hexdigest()[:32]
 

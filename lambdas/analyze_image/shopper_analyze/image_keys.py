@@ -1,6 +1,9 @@
-"""The object key layout written by the edge agent (DESIGN.md, "Object key").
+"""The object key layout written by the edge agent.
 
 ``incoming/<device_id>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg``
+
+A copy of contracts/layout.py (the function ships without the repository);
+tests/contracts fails if the two drift apart.
 """
 
 from __future__ import annotations
