@@ -52,11 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results import BenchRun, Figure  # noqa: E402
+from contracts.catalogue import CATALOGUE  # noqa: E402
 from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS, arrow_schema  # noqa: E402
+from dashboards.render import QUERIES_DIR  # noqa: E402
 from local.athena import connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
 from local.parquet_layout import partition_dir, write_partition  # noqa: E402
 
-QUERIES_DIR = ROOT / "dashboards" / "queries"
 MONTH_START = dt.date(2026, 10, 1)
 DAYS = 31
 AS_OF = MONTH_START + dt.timedelta(days=DAYS - 1)
@@ -338,7 +339,7 @@ def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
     run.show(header)
     run.show("-" * len(header))
     con = connect(work / "parquet")
-    for path in sorted(QUERIES_DIR.glob("*.sql")):
+    for path in (QUERIES_DIR / query.sql_file for query in CATALOGUE.queries):
         sql = path.read_text(encoding="utf-8")
         columns = referenced_columns(sql)
         kept = selected_partitions(sql, partitions)

@@ -27,6 +27,7 @@ from typing import Any
 
 import boto3
 
+from contracts.catalogue import CATALOGUE
 from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
 from local.event_source import drain_queue
 from local.firehose import LocalFirehose
@@ -163,12 +164,14 @@ def run_edge_agents(deployment: Deployment, spool: Path, state: Path, endpoint: 
 
 
 def run_queries(curated_root: Path, today: dt.date) -> dict[str, list[dict[str, Any]]]:
+    """Every named query of the catalogue, in DuckDB over the curated copy: name → rows."""
+    from dashboards.render import QUERIES_DIR
     from local.athena import run_query_file
 
     results = {}
-    for path in sorted((ROOT / "dashboards" / "queries").glob("*.sql")):
-        result = run_query_file(curated_root, path, today=today)
-        results[path.stem] = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    for query in CATALOGUE.queries:
+        result = run_query_file(curated_root, QUERIES_DIR / query.sql_file, today=today)
+        results[query.name] = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     return results
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlglot import exp
 
-from contracts.catalogue import CATALOGUE, Catalogue, NamedQuery, Surface, Visual
+from contracts.catalogue import CATALOGUE, Visual
 from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS
 from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, age_band_upper_bounds
 from local.athena import connect, parse_athena_sql, run_query, to_duckdb_sql
@@ -155,35 +155,6 @@ def test_the_catalogue_lists_exactly_the_query_files() -> None:
 @pytest.mark.parametrize("visual", CATALOGUE.visuals, ids=lambda v: v.id)
 def test_every_visual_draws_a_query_that_has_its_file(visual: Visual) -> None:
     assert (QUERIES_DIR / CATALOGUE.query(visual.query).sql_file).is_file()
-
-
-def test_every_visual_is_shown_somewhere_and_every_surface_has_visuals() -> None:
-    assert all(visual.surfaces for visual in CATALOGUE.visuals)
-    assert all(CATALOGUE.visuals_on(surface) for surface in Surface)
-
-
-def test_titles_about_hours_say_the_hours_are_utc() -> None:
-    titles = [q.title for q in CATALOGUE.queries] + [v.title for v in CATALOGUE.visuals]
-    about_hours = [title for title in titles if "hour" in title.lower()]
-    assert about_hours, "the hourly analyses have titles"
-    assert [title for title in about_hours if "(UTC)" not in title] == []
-
-
-def test_a_visual_of_a_query_the_catalogue_lacks_is_refused() -> None:
-    with pytest.raises(ValueError, match="visual 'dwell' draws 'dwell_time', which is no named query"):
-        Catalogue(
-            queries=(NamedQuery("emotion_share", "Share of dominant emotions"),),
-            visuals=(Visual("dwell", "Dwell time", "dwell_time", frozenset({Surface.REPORT})),),
-        )
-
-
-def test_a_query_or_visual_listed_twice_is_refused() -> None:
-    share = NamedQuery("emotion_share", "Share of dominant emotions")
-    pie = Visual("emotion-share", "Emotions", "emotion_share", frozenset(Surface))
-    with pytest.raises(ValueError, match="query name listed twice: emotion_share"):
-        Catalogue(queries=(share, share), visuals=())
-    with pytest.raises(ValueError, match="visual id listed twice: emotion-share"):
-        Catalogue(queries=(share,), visuals=(pie, pie))
 
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
