@@ -4,7 +4,8 @@ Defaults:
 
 - The analyze Lambda: Python 3.14 on arm64 (cheapest per ms), code from
   lambdas/analyze_image/ as a plain asset plus the deployment's device
-  registry as a JSON file, Powertools for AWS Lambda from its public layer
+  registry as a JSON file (the asset's hash covers both, so each deployment
+  ships its own and a fleet change reaches the function), Powertools for AWS Lambda from its public layer
   (resolved through the Powertools public SSM parameter for exactly
   ``POWERTOOLS_VERSION``, the release tests run against), its own log group
   with a retention, its own role with least privilege:
@@ -28,14 +29,18 @@ Defaults:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import (
+    AssetHashType,
     BundlingOptions,
     DockerImage,
     Duration,
@@ -119,6 +124,27 @@ def powertools_layer_parameter(runtime: lambda_.Runtime = LAMBDA_RUNTIME, versio
     return f"/aws/service/powertools/python/arm64/{runtime.name}/{version}"
 
 
+def handler_asset_hash(source: Path, registry_json: str) -> str:
+    """The function asset's identity: every file the bundle copies, and the deployment's registry.
+
+    CDK would hash the source folder alone: a device added to the config
+    would leave the template unchanged, skip the upload, and every image of
+    the new device would be quarantined as unknown; and two deployments
+    would share the first one's bundle. Hashing what the bundle holds makes
+    each deployment's asset its own and changes it with its registry.
+    """
+    digest = hashlib.sha256()
+    excluded = shutil.ignore_patterns(*_ASSET_EXCLUDE)
+    for folder, subfolders, files in sorted(os.walk(source)):
+        ignored = excluded(folder, [*subfolders, *files])
+        subfolders[:] = sorted(d for d in subfolders if d not in ignored)
+        for name in sorted(f for f in files if f not in ignored):
+            path = Path(folder) / name
+            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(fn_env.REGISTRY_FILE_NAME.encode() + b"\0" + registry_json.encode())
+    return digest.hexdigest()
+
+
 @jsii.implements(ILocalBundling)
 class _HandlerWithRegistry:
     """Local (Docker-free) bundling: the handler folder plus the device registry file.
@@ -127,9 +153,9 @@ class _HandlerWithRegistry:
     deployment has a few dozen devices, so it ships inside the asset.
     """
 
-    def __init__(self, source: Path, registry: Mapping[str, Mapping[str, str]]) -> None:
+    def __init__(self, source: Path, registry_json: str) -> None:
         self._source = source
-        self._registry = json.dumps(registry, sort_keys=True, separators=(",", ":"))
+        self._registry = registry_json
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_ASSET_EXCLUDE))
@@ -171,7 +197,7 @@ class ProcessTier(Construct):
         queue: sqs.IQueue,
         curated_bucket: s3.IBucket,
         faces_table: glue.CfnTable,
-        device_registry: Mapping[str, Mapping[str, str]],
+        device_registry: Mapping[str, Mapping[str, Any]],
         rekognition_tps: int,
         min_detection_confidence: float = fn_env.DEFAULT_MIN_DETECTION_CONFIDENCE,
         min_sharpness: float = fn_env.DEFAULT_MIN_SHARPNESS,
@@ -234,6 +260,7 @@ class ProcessTier(Construct):
         )
         self._grant_least_privilege(source_bucket, archive_bucket, log_group)
 
+        registry_json = json.dumps(device_registry, sort_keys=True, separators=(",", ":"))
         powertools_arn = ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter())
         self.function = lambda_.Function(
             self,
@@ -245,9 +272,11 @@ class ProcessTier(Construct):
             code=lambda_.Code.from_asset(
                 str(handler_dir),
                 exclude=list(_ASSET_EXCLUDE),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=handler_asset_hash(handler_dir, registry_json),
                 bundling=BundlingOptions(
                     image=DockerImage.from_registry("public.ecr.aws/lambda/python:3.14"),
-                    local=_HandlerWithRegistry(handler_dir, device_registry),
+                    local=_HandlerWithRegistry(handler_dir, registry_json),
                 ),
             ),
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn)],

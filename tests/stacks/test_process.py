@@ -13,11 +13,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
+from app import build_app
 from contracts.analyze_function import REGISTRY_FILE_NAME
+from stacks.config import parse_config
 from stacks.process import (
     CALLS_PER_SECOND_PER_THREAD,
     POWERTOOLS_VERSION,
     ProcessTier,
+    handler_asset_hash,
     parallelism_for,
     queue_visibility_timeout_for,
 )
@@ -295,3 +298,75 @@ def test_process_tier_refuses_invalid_props(kwargs, message):
     props = {"device_registry": REGISTRY, "rekognition_tps": 5, **deps, **kwargs}
     with pytest.raises(ValueError, match=message):
         ProcessTier(stack, "Process", **props)
+
+
+def _config(deployments: dict[str, dict[str, dict[str, str]]]) -> dict:
+    """Deployments (name → device id → camera) of one store each, in the config's short device form."""
+    return {
+        "deployments": {
+            name: {
+                "region": "eu-west-1",
+                "retention_days": 30,
+                "rekognition_tps": 5,
+                "stores": {f"store-{name}": {"devices": devices}},
+            }
+            for name, devices in deployments.items()
+        }
+    }
+
+
+def _analyze_assets(assembly) -> dict[str, tuple[str, dict]]:
+    """stack name → (asset hash, bundled registry) of its analyze function."""
+    found = {}
+    for stack in assembly.stacks:
+        for resource in stack.template["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") == "app.handler":
+                asset_hash = resource["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+                registry = Path(assembly.directory) / f"asset.{asset_hash}" / REGISTRY_FILE_NAME
+                found[stack.stack_name] = (asset_hash, json.loads(registry.read_text(encoding="utf-8")))
+    return found
+
+
+def test_a_device_added_after_the_first_deploy_changes_the_asset_and_reaches_the_function(tmp_path):
+    door = {"pi-door": {"camera_id": "door", "zone": "entrance"}}
+    till = {"pi-till": {"camera_id": "till", "zone": "checkout"}}
+    # The same output folder twice, as `cdk synth` then `cdk deploy` after a config change (the
+    # templates are read before the second synth overwrites them).
+    before = build_app(new_app(tmp_path), parse_config(_config({"shop": door}))).synth()
+    (hash_before, registry_before) = _analyze_assets(before)["ShopperSentiment-shop"]
+    after = build_app(new_app(tmp_path), parse_config(_config({"shop": door | till}))).synth()
+    (hash_after, registry_after) = _analyze_assets(after)["ShopperSentiment-shop"]
+    assert hash_before != hash_after
+    assert set(registry_before) == {"pi-door"}
+    assert set(registry_after) == {"pi-door", "pi-till"}
+
+
+def test_each_deployment_ships_exactly_its_own_device_registry(tmp_path):
+    config = parse_config(
+        _config(
+            {
+                "north": {"pi-north": {"camera_id": "door", "zone": "entrance"}},
+                "south": {"pi-south": {"camera_id": "door", "zone": "entrance"}},
+            }
+        )
+    )
+    assets = _analyze_assets(build_app(new_app(tmp_path), config).synth())
+
+    assert assets["ShopperSentiment-north"][0] != assets["ShopperSentiment-south"][0]
+    for deployment in config.deployments:
+        assert assets[deployment.stack_name][1] == deployment.device_registry()
+
+
+def test_the_asset_hash_covers_the_handler_code_and_the_registry(tmp_path):
+    source = tmp_path / "handler"
+    (source / "pkg").mkdir(parents=True)
+    (source / "app.py").write_text("print('v1')\n")
+    (source / "pkg" / "mod.py").write_text("X = 1\n")
+    (source / "pkg" / "__pycache__").mkdir()
+    first = handler_asset_hash(source, '{"a":1}')
+
+    (source / "pkg" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\0")  # excluded from the bundle
+    assert handler_asset_hash(source, '{"a":1}') == first
+    assert handler_asset_hash(source, '{"a":2}') != first
+    (source / "pkg" / "mod.py").write_text("X = 2\n")
+    assert handler_asset_hash(source, '{"a":1}') != first
