@@ -48,7 +48,7 @@ BATCH = 500  # SQS batch size of the event source mapping (stacks/process.py)
 MAX_CALLS_PER_1000_FACES = 3
 IMPORT_RUNS = 7
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 200 + b"\xff\xd9"
-REGISTRY = {f"bench-{n}": {"store_id": "store-001", "camera_id": f"cam-{n}", "zone": "entrance"} for n in FACE_COUNTS}
+REGISTRY = {f"bench-{n}": {"store_id": "store-001", "cameras": {"cam": {"zone": "entrance"}}} for n in FACE_COUNTS}
 RESOURCES = LocalResources("bench")
 CAPTURED_AT = datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def function_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def bench_key(faces: int, content: bytes) -> str:
-    return image_key(f"bench-{faces}", CAPTURED_AT, hashlib.sha256(content).hexdigest())
+    return image_key(f"bench-{faces}", "cam", CAPTURED_AT, hashlib.sha256(content).hexdigest())
 
 
 def event_for(*keys: str) -> dict:

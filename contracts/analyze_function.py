@@ -35,9 +35,13 @@ ENVIRONMENT_VARIABLES = (
     *POWERTOOLS_VARIABLES,
 )
 
-#: The registry's file name inside the code asset: ``{"<device_id>": {field: value}}``.
+#: The registry's file name inside the code asset::
+#:
+#:     {"<device_id>": {"store_id": "<store>", "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
 REGISTRY_FILE_NAME = "device_registry.json"
-REGISTRY_FIELDS = ("store_id", "camera_id", "zone")
+#: The fields of one device, and of one of its cameras.
+REGISTRY_FIELDS = ("store_id", "cameras")
+CAMERA_FIELDS = ("zone",)
 
 SERVICE_NAME = "shopper-sentiment-analyze"
 METRICS_NAMESPACE = "ShopperSentiment"

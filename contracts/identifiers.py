@@ -5,7 +5,7 @@ values and CloudFormation names: one conservative alphabet each. The
 patterns are full-match regular expressions over ASCII.
 
 Copies: the edge agent (``shopper_edge.config.DEVICE_ID_PATTERN``,
-``shopper_edge.provision.role_alias_name``) and the analyze function
+``shopper_edge.deployment``) and the analyze function
 (``shopper_analyze.settings``, ``shopper_analyze.image_keys``) carry their own.
 """
 

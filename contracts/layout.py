@@ -2,10 +2,13 @@
 
 Source bucket: every still the edge agent uploads is named::
 
-    incoming/<device_id>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg
+    incoming/<device_id>/<camera_id>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg
 
-The date folders and the timestamp are the capture instant in UTC (with
-milliseconds); the content hash makes a retried upload land on the same key.
+``device_id`` is the IoT thing name (one agent, one certificate per Pi) and
+``camera_id`` one of that device's cameras, so a Pi with several cameras
+attributes every still to the right camera and zone. The date folders and the
+timestamp are the capture instant in UTC (with milliseconds); the content
+hash makes a retried upload land on the same key.
 Only ``incoming/`` raises S3 events, and a device may write only under
 ``incoming/<its thing name>/``.
 
@@ -28,12 +31,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from contracts.identifiers import DEVICE_ID_PATTERN
+from contracts.identifiers import DEVICE_ID_PATTERN, LABEL_PATTERN
 
 INCOMING_PREFIX = "incoming/"
 #: Full-match pattern of an object key under ``incoming/`` (ASCII digits only).
 IMAGE_KEY_PATTERN = (
-    rf"incoming/(?P<device_id>{DEVICE_ID_PATTERN})"
+    rf"incoming/(?P<device_id>{DEVICE_ID_PATTERN})/(?P<camera_id>{LABEL_PATTERN})"
     r"/(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})"
     r"/(?P<stamp>\d{8}T\d{6})(?P<millis>\d{3})Z-(?P<sha>[0-9a-f]{12})\.jpg"
 )
@@ -58,22 +61,26 @@ class KeyLayoutError(ValueError):
 @dataclass(frozen=True)
 class ImageKey:
     device_id: str
+    camera_id: str
     captured_at: datetime  # UTC, millisecond precision
     content_sha: str
 
 
-def image_key(device_id: str, captured_at: datetime, sha256_hex: str) -> str:
-    """The key a still taken at ``captured_at`` (any zone; stored as UTC) is uploaded under."""
+def image_key(device_id: str, camera_id: str, captured_at: datetime, sha256_hex: str) -> str:
+    """The key a still of ``camera_id`` taken at ``captured_at`` (any zone; stored as UTC) is uploaded under."""
     utc = captured_at.astimezone(UTC)
     stamp = f"{utc:%Y%m%dT%H%M%S}{utc.microsecond // 1000:03d}Z"
-    return f"{INCOMING_PREFIX}{device_id}/{utc:%Y/%m/%d}/{stamp}-{sha256_hex[:CONTENT_HASH_LENGTH].lower()}.jpg"
+    digest = sha256_hex[:CONTENT_HASH_LENGTH].lower()
+    return f"{INCOMING_PREFIX}{device_id}/{camera_id}/{utc:%Y/%m/%d}/{stamp}-{digest}.jpg"
 
 
 def parse_image_key(key: str) -> ImageKey:
-    """Device id and capture instant of a (decoded) key; KeyLayoutError if it is not in the layout."""
+    """Device, camera and capture instant of a (decoded) key; KeyLayoutError if it is not in the layout."""
     match = _IMAGE_KEY.fullmatch(key)
     if not match:
-        raise KeyLayoutError(f"key {key!r} is not incoming/<device>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha12>.jpg")
+        raise KeyLayoutError(
+            f"key {key!r} is not incoming/<device>/<camera>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha12>.jpg"
+        )
     try:
         captured = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%S").replace(
             microsecond=int(match["millis"]) * 1000, tzinfo=UTC
@@ -82,7 +89,9 @@ def parse_image_key(key: str) -> ImageKey:
         raise KeyLayoutError(f"key {key!r} has an impossible timestamp") from None
     if (match["year"], match["month"], match["day"]) != (f"{captured:%Y}", f"{captured:%m}", f"{captured:%d}"):
         raise KeyLayoutError(f"key {key!r}: date folders disagree with the timestamp")
-    return ImageKey(device_id=match["device_id"], captured_at=captured, content_sha=match["sha"])
+    return ImageKey(
+        device_id=match["device_id"], camera_id=match["camera_id"], captured_at=captured, content_sha=match["sha"]
+    )
 
 
 def device_prefix(device_id: str) -> str:

@@ -63,23 +63,32 @@ class DemoResult:
 # --- images ----------------------------------------------------------------------------------
 
 
+def camera_folders(deployment: Deployment) -> dict[str, str]:
+    """``<device_id>/<camera_id>`` (each camera's capture folder under the spool) → its zone."""
+    return {
+        f"{device_id}/{camera_id}": camera["zone"]
+        for device_id, entry in deployment.device_registry().items()
+        for camera_id, camera in entry["cameras"].items()
+    }
+
+
 def stage_images(deployment: Deployment, spool: Path, *, images: Path | None, day: dt.date, frames: int) -> int:
-    """Fill each device's capture folder; returns how many stills were staged."""
-    registry = deployment.device_registry()
+    """Fill each camera's capture folder; returns how many stills were staged."""
+    folders = camera_folders(deployment)
     if images is None:
         from local.scenes import compose_day
 
-        devices = {device_id: entry["zone"] for device_id, entry in registry.items()}
-        return len(compose_day(spool, devices, day, frames, seed=7))
+        return len(compose_day(spool, folders, day, frames, seed=7))
     files = sorted(p for p in images.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SystemExit(f"--images {images}: no .jpg/.jpeg files found")
-    device_ids = sorted(registry)
+    names = sorted(folders)
+    by_device = {name.split("/")[0]: name for name in reversed(names)}
     for index, path in enumerate(files):
-        # A sub-folder named after a demo device keeps its images; the rest are
-        # dealt round-robin across the demo's cameras.
-        device_id = path.parent.name if path.parent.name in registry else device_ids[index % len(device_ids)]
-        target = spool / device_id / f"{index:05d}-{path.name}"
+        # A sub-folder named after a demo device keeps its images (its first
+        # camera); the rest are dealt round-robin across the demo's cameras.
+        folder = by_device.get(path.parent.name) or names[index % len(names)]
+        target = spool / folder / f"{index:05d}-{path.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     return len(files)
@@ -88,10 +97,14 @@ def stage_images(deployment: Deployment, spool: Path, *, images: Path | None, da
 # --- edge agents -----------------------------------------------------------------------------
 
 
-def agent_config_text(device_id: str, watch: Path, state: Path, endpoint: str) -> str:
+def agent_config_text(device_id: str, cameras: list[str], watch: Path, state: Path, endpoint: str) -> str:
+    """One agent per device; each camera's stills in the watch folder's sub-folder named after the camera."""
+    camera_table = "\n".join(f'"{camera}" = "{camera}"' for camera in cameras)
     return f"""
 [device]
 id = "{device_id}"
+[cameras]
+{camera_table}
 [watch]
 directory = "{watch}"
 settle_seconds = 0.2
@@ -122,10 +135,13 @@ def run_edge_agents(deployment: Deployment, spool: Path, state: Path, endpoint: 
     from shopper_edge.upload import s3_client
 
     agents, configs, threads = [], [], []
-    for device_id in sorted(deployment.device_registry()):
-        (spool / device_id).mkdir(parents=True, exist_ok=True)
+    for device_id, entry in sorted(deployment.device_registry().items()):
+        cameras = sorted(entry["cameras"])
+        for camera in cameras:
+            (spool / device_id / camera).mkdir(parents=True, exist_ok=True)
         path = state / f"{device_id}.toml"
-        path.write_text(agent_config_text(device_id, spool / device_id, state / device_id, endpoint), "utf-8")
+        text = agent_config_text(device_id, cameras, spool / device_id, state / device_id, endpoint)
+        path.write_text(text, "utf-8")
         config = load_agent_config(path)
         configs.append(config)
         agents.append(CaptureAgent(config, s3_client(boto3.Session(), config)))

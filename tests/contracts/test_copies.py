@@ -7,6 +7,7 @@ needs. A copy that drifts fails here, before a deploy.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,8 +17,9 @@ import pytest
 from shopper_analyze import face_records, image_keys, s3_objects, settings
 from shopper_edge import capture, provision
 from shopper_edge import config as edge_config
+from shopper_edge import deployment as edge_deployment
 
-from contracts import analyze_function, identifiers, layout, schema
+from contracts import analyze_function, identifiers, layout, outputs, schema
 
 SHA = "0123456789abcdef" * 4
 INSTANTS = (
@@ -27,15 +29,19 @@ INSTANTS = (
     datetime(2028, 2, 29, 0, 0, tzinfo=UTC),
 )
 DEVICES = ("pi-s001-entrance", "A", "pi_7", "x" * 128)
+CAMERAS = ("entrance", "B", "aisle_3", "c" * 64)
 #: Keys the edge agent never writes; every reader must refuse each of them.
 NOT_IN_LAYOUT = (
-    "incoming/pi-1/2026/03/14/20260314T092653412Z-0123456789ab.jpeg",
-    "incoming/pi-1/2026/03/15/20260314T092653412Z-0123456789ab.jpg",  # folders disagree with the stamp
-    "incoming/pi-1/2026/02/30/20260230T092653412Z-0123456789ab.jpg",  # no such day
-    "incoming/pi-1/2026/03/14/20260314T092653412Z-0123456789AB.jpg",
-    "incoming/-pi/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
-    "incoming/pi-1/2026/03/14/２０２６0314T092653412Z-0123456789ab.jpg",  # non-ASCII digits
-    "incoming/" + "x" * 129 + "/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+    "incoming/pi-1/cam/2026/03/14/20260314T092653412Z-0123456789ab.jpeg",
+    "incoming/pi-1/cam/2026/03/15/20260314T092653412Z-0123456789ab.jpg",  # folders disagree with the stamp
+    "incoming/pi-1/cam/2026/02/30/20260230T092653412Z-0123456789ab.jpg",  # no such day
+    "incoming/pi-1/cam/2026/03/14/20260314T092653412Z-0123456789AB.jpg",
+    "incoming/-pi/cam/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+    "incoming/pi-1/-cam/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+    "incoming/pi-1/2026/03/14/20260314T092653412Z-0123456789ab.jpg",  # no camera segment (the old layout)
+    "incoming/pi-1/cam/2026/03/14/２０２６0314T092653412Z-0123456789ab.jpg",  # non-ASCII digits
+    "incoming/" + "x" * 129 + "/cam/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
+    "incoming/pi-1/" + "c" * 65 + "/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
     "other/pi-1/2026/03/14/20260314T092653412Z-0123456789ab.jpg",
 )
 
@@ -44,22 +50,24 @@ NOT_IN_LAYOUT = (
 
 
 @pytest.mark.parametrize("captured_at", INSTANTS)
-@pytest.mark.parametrize("device_id", DEVICES)
-def test_edge_agent_writes_the_contract_key(device_id, captured_at):
-    assert capture.object_key(device_id, captured_at, SHA) == layout.image_key(device_id, captured_at, SHA)
+@pytest.mark.parametrize(("device_id", "camera_id"), list(zip(DEVICES, CAMERAS, strict=True)))
+def test_edge_agent_writes_the_contract_key(device_id, camera_id, captured_at):
+    theirs = capture.object_key(device_id, camera_id, captured_at, SHA)
+    assert theirs == layout.image_key(device_id, camera_id, captured_at, SHA)
 
 
 @pytest.mark.parametrize("captured_at", INSTANTS)
-@pytest.mark.parametrize("device_id", DEVICES)
-def test_analyze_function_reads_the_contract_key_as_the_contract_does(device_id, captured_at):
-    key = layout.image_key(device_id, captured_at, SHA)
+@pytest.mark.parametrize(("device_id", "camera_id"), list(zip(DEVICES, CAMERAS, strict=True)))
+def test_analyze_function_reads_the_contract_key_as_the_contract_does(device_id, camera_id, captured_at):
+    key = layout.image_key(device_id, camera_id, captured_at, SHA)
     theirs, ours = image_keys.parse_image_key(key), layout.parse_image_key(key)
-    assert (theirs.device_id, theirs.captured_at, theirs.content_sha) == (
+    assert (theirs.device_id, theirs.camera_id, theirs.captured_at, theirs.content_sha) == (
         ours.device_id,
+        ours.camera_id,
         ours.captured_at,
         ours.content_sha,
     )
-    assert ours.device_id == device_id
+    assert (ours.device_id, ours.camera_id) == (device_id, camera_id)
     assert ours.captured_at == captured_at.astimezone(UTC).replace(microsecond=captured_at.microsecond // 1000 * 1000)
 
 
@@ -79,7 +87,7 @@ def test_incoming_prefix_is_the_same_everywhere():
 
 def test_quarantine_layout_is_the_contract():
     assert s3_objects.QUARANTINE_PREFIX == layout.QUARANTINE_PREFIX
-    key = layout.image_key("pi-1", INSTANTS[0], SHA)
+    key = layout.image_key("pi-1", "door", INSTANTS[0], SHA)
     assert s3_objects.quarantine_key("unknown-device", key) == layout.quarantine_key("unknown-device", key)
 
 
@@ -88,9 +96,37 @@ def test_quarantine_layout_is_the_contract():
 
 def test_device_id_alphabet_is_the_contract_in_the_edge_agent_and_the_function():
     assert edge_config.DEVICE_ID_PATTERN.pattern == identifiers.DEVICE_ID_PATTERN
-    registry_pattern = re.search(r"\(\?P<device_id>(.+?)\)/", image_keys._KEY.pattern)
-    assert registry_pattern is not None and registry_pattern.group(1) == identifiers.DEVICE_ID_PATTERN
+    key_device = re.search(r"\(\?P<device_id>(.+?)\)/", image_keys._KEY.pattern)
+    assert key_device is not None and key_device.group(1) == identifiers.DEVICE_ID_PATTERN
     assert settings._DEVICE_ID.pattern == identifiers.DEVICE_ID_PATTERN
+
+
+def test_camera_id_alphabet_is_the_contract_in_the_edge_agent():
+    assert edge_config.CAMERA_ID_PATTERN.pattern == identifiers.LABEL_PATTERN
+
+
+@pytest.mark.parametrize("deployment", ["demo", "eu-stores"])
+def test_edge_agent_names_stacks_and_reads_outputs_as_the_stack_writes_them(deployment):
+    assert edge_deployment.STACK_NAME_PREFIX == identifiers.STACK_NAME_PREFIX
+    assert edge_deployment.EDGE_NAME_SUFFIX == identifiers.EDGE_NAME_SUFFIX
+    stack = identifiers.stack_name(deployment)
+    assert edge_deployment.stack_name(deployment) == stack
+    assert edge_deployment.edge_name(stack) == identifiers.role_alias_name(stack) == identifiers.iot_policy_name(stack)
+    assert (edge_deployment.SOURCE_BUCKET, edge_deployment.EDGE_ROLE_ALIAS) == (
+        outputs.SOURCE_BUCKET,
+        outputs.EDGE_ROLE_ALIAS,
+    )
+
+
+def test_the_stack_outputs_every_contract_key(demo_templates):
+    (template,) = demo_templates.values()
+    assert set(template["Outputs"]) == set(outputs.ALL)
+
+
+def test_camera_id_alphabet_is_the_contract_in_the_function():
+    key_camera = re.search(r"\(\?P<camera_id>(.+?)\)/", image_keys._KEY.pattern)
+    assert key_camera is not None and key_camera.group(1) == identifiers.LABEL_PATTERN
+    assert settings._LABEL.pattern == identifiers.LABEL_PATTERN
 
 
 @pytest.mark.parametrize("deployment", ["demo", "eu-stores", "A1"])
@@ -186,11 +222,14 @@ def test_synthesized_registry_file_has_the_contract_fields(synthesized_function,
     environment, code = synthesized_function
     registry_file = code / environment[analyze_function.DEVICE_REGISTRY_FILE]
     assert registry_file.name == analyze_function.REGISTRY_FILE_NAME
+    raw = json.loads(registry_file.read_text(encoding="utf-8"))
+    assert raw == demo_config.deployments[0].device_registry()
+    for entry in raw.values():
+        assert set(entry) == set(analyze_function.REGISTRY_FIELDS)
+        assert all(set(camera) == set(analyze_function.CAMERA_FIELDS) for camera in entry["cameras"].values())
     loaded = settings.parse_device_registry(registry_file.read_text(encoding="utf-8"))
-    expected = demo_config.deployments[0].device_registry()
-    assert {device: tuple(vars(info).items()) for device, info in loaded.items()} == {
-        device: tuple((field, entry[field]) for field in analyze_function.REGISTRY_FIELDS)
-        for device, entry in expected.items()
+    assert {device: {c: vars(info) for c, info in d.cameras.items()} for device, d in loaded.items()} == {
+        device: entry["cameras"] for device, entry in raw.items()
     }
 
 
@@ -199,7 +238,7 @@ def test_function_defaults_are_the_deployment_defaults(demo_config):
         analyze_function.FIREHOSE_STREAM_NAME: "s",
         analyze_function.ARCHIVE_BUCKET: "b",
         analyze_function.IDEMPOTENCY_TABLE: "t",
-        "DEVICE_REGISTRY": '{"pi-1": {"store_id": "s", "camera_id": "c", "zone": "z"}}',
+        "DEVICE_REGISTRY": '{"pi-1": {"store_id": "s", "cameras": {"c": {"zone": "z"}}}}',
         "POWERTOOLS_METRICS_NAMESPACE": analyze_function.METRICS_NAMESPACE,
     }
     loaded = settings.load_settings(minimal, base_dir=Path("."))

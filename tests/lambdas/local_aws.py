@@ -42,9 +42,13 @@ STREAM_NAME = RESOURCES.stream_name
 IDEMPOTENCY_TABLE = RESOURCES.idempotency_table
 REGION = RESOURCES.region
 
+#: One single-camera Pi and one with two cameras (in the registry's contract shape).
 DEVICE_REGISTRY = {
-    "pi-s001-entrance": {"store_id": "store-001", "camera_id": "entrance", "zone": "entrance"},
-    "pi-s002-aisle-3": {"store_id": "store-002", "camera_id": "aisle-3", "zone": "grocery"},
+    "pi-s001-entrance": {"store_id": "store-001", "cameras": {"entrance": {"zone": "entrance"}}},
+    "pi-s002-aisle-3": {
+        "store_id": "store-002",
+        "cameras": {"aisle-3": {"zone": "grocery"}, "door": {"zone": "entrance"}},
+    },
 }
 
 
@@ -71,8 +75,11 @@ def image_key(
     device_id: str = "pi-s001-entrance",
     captured_at: datetime = datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC),
     content: bytes = b"jpeg",
+    camera_id: str | None = None,
 ) -> str:
-    return contract_image_key(device_id, captured_at, hashlib.sha256(content).hexdigest())
+    """The edge agent's key; the camera defaults to the device's first registered camera."""
+    camera = camera_id or next(iter(DEVICE_REGISTRY.get(device_id, {}).get("cameras", {"entrance": {}})))
+    return contract_image_key(device_id, camera, captured_at, hashlib.sha256(content).hexdigest())
 
 
 def load_event(name: str) -> dict[str, Any]:

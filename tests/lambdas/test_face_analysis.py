@@ -10,12 +10,12 @@ from shopper_analyze.face_records import FaceFloor
 from shopper_analyze.image_keys import parse_image_key
 from shopper_analyze.metric_tally import MetricTally
 from shopper_analyze.s3_events import S3ObjectRef
-from shopper_analyze.settings import DeviceInfo
+from shopper_analyze.settings import CameraInfo, DeviceInfo
 
 from tests.lambdas.local_aws import SOURCE_BUCKET, image_key, load_event
 
 KEY = image_key()
-DEVICE = DeviceInfo(store_id="store-001", camera_id="entrance", zone="entrance")
+DEVICE = DeviceInfo(store_id="store-001", cameras={"entrance": CameraInfo(zone="entrance")})
 
 
 class ListedFaces:
@@ -34,7 +34,9 @@ class ListedFaces:
 
 def request(version_id: str | None = "v7") -> dict:
     obj = S3ObjectRef(bucket=SOURCE_BUCKET, key=KEY, version_id=version_id, etag="etag-1", size=1)
-    return analysis_request(obj, version="etag-1", version_id=version_id, image_key=parse_image_key(KEY), device=DEVICE)
+    key = parse_image_key(KEY)
+    camera = DEVICE.cameras[key.camera_id]
+    return analysis_request(obj, version="etag-1", version_id=version_id, image_key=key, device=DEVICE, camera=camera)
 
 
 def test_stored_analyses_are_keyed_on_bucket_key_and_content():

@@ -692,6 +692,32 @@ def test_unknown_device_is_quarantined(handler, rekognition, s3, lambda_context)
     assert quarantined(s3, "unknown-device", key)
 
 
+def test_still_of_an_unregistered_camera_is_quarantined_and_never_analyzed(handler, rekognition, s3, lambda_context):
+    # pi-s002-aisle-3 has the cameras aisle-3 and door; a third folder on the Pi is not in the config.
+    key = upload(s3, image_key(device_id="pi-s002-aisle-3", camera_id="stockroom"))
+
+    response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert quarantined(s3, "unknown-camera", key) == {"quarantine-reason": "unknown-camera"}
+    assert delivered_records(s3) == []
+
+
+def test_each_camera_of_a_multi_camera_device_gets_its_own_zone(handler, rekognition, s3, lambda_context):
+    aisle = upload(s3, image_key(device_id="pi-s002-aisle-3", camera_id="aisle-3", content=b"a"))
+    door = upload(s3, image_key(device_id="pi-s002-aisle-3", camera_id="door", content=b"d"))
+    expect_detect_faces(rekognition, aisle, THREE_FACES)
+    expect_detect_faces(rekognition, door, THREE_FACES)
+
+    response = handler(sqs_event(s3_notification(s3_record(aisle)), s3_notification(s3_record(door))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert {(r["camera_id"], r["zone"]) for r in delivered_records(s3)} == {
+        ("aisle-3", "grocery"),
+        ("door", "entrance"),
+    }
+
+
 def test_object_already_gone_is_acknowledged_and_counted(handler, rekognition, s3, lambda_context, capsys):
     key = image_key()  # never uploaded (or deleted before the event was handled)
 

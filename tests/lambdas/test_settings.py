@@ -6,6 +6,7 @@ from shopper_analyze.settings import (
     ANALYZE_THREADS_CEILING,
     DEFAULT_MIN_DETECTION_CONFIDENCE,
     ENVIRONMENT_VARIABLES,
+    CameraInfo,
     ConfigurationError,
     DeviceInfo,
     load_settings,
@@ -33,7 +34,7 @@ def test_stack_environment_is_read_into_typed_settings(code_dir):
     settings = load_settings(deployed_environment(MIN_DETECTION_CONFIDENCE="95.5"), base_dir=code_dir)
 
     assert settings.device_registry["pi-s002-aisle-3"] == DeviceInfo(
-        store_id="store-002", camera_id="aisle-3", zone="grocery"
+        store_id="store-002", cameras={"aisle-3": CameraInfo(zone="grocery"), "door": CameraInfo(zone="entrance")}
     )
     assert set(settings.device_registry) == set(DEVICE_REGISTRY)
     assert (settings.min_detection_confidence, settings.min_sharpness) == (95.5, 10.0)
@@ -121,12 +122,22 @@ def test_invalid_floor_is_refused_with_a_message_naming_it(code_dir, overrides, 
         ("{}", "must be a non-empty JSON object"),
         (json.dumps({"pi 1": {}}), "device id 'pi 1' is not a valid device id"),
         (
-            json.dumps({"pi-1": {"store_id": "s", "camera_id": "c"}}),
-            "device 'pi-1' must have exactly the keys store_id, camera_id, zone",
+            json.dumps({"pi-1": {"store_id": "s", "camera_id": "c", "zone": "z"}}),
+            "device 'pi-1' must have exactly the keys store_id, cameras",
+        ),
+        (json.dumps({"pi-1": {"store_id": "", "cameras": {"c": {"zone": "z"}}}}), "empty or non-string store_id"),
+        (json.dumps({"pi-1": {"store_id": "s", "cameras": {}}}), "device 'pi-1' must list at least one camera"),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "cameras": {"c 1": {"zone": "z"}}}}),
+            "device 'pi-1' camera 'c 1' is not a valid camera id",
         ),
         (
-            json.dumps({"pi-1": {"store_id": "s", "camera_id": "c", "zone": ""}}),
-            "device 'pi-1' has an empty or non-string value",
+            json.dumps({"pi-1": {"store_id": "s", "cameras": {"c": {"zone": "z", "x": 1}}}}),
+            "camera 'c' must have exactly the keys zone",
+        ),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "cameras": {"c": {"zone": ""}}}}),
+            "camera 'c' has an empty or non-string zone",
         ),
     ],
 )

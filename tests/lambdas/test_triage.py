@@ -13,14 +13,14 @@ from shopper_analyze.delivered_markers import marker_id
 from shopper_analyze.face_records import encode_record
 from shopper_analyze.metric_tally import MetricTally
 from shopper_analyze.s3_events import S3ObjectRef
-from shopper_analyze.settings import DeviceInfo
-from shopper_analyze.triage import KEY_NOT_IN_LAYOUT, UNKNOWN_DEVICE, ImageTriage, StagedImage
+from shopper_analyze.settings import CameraInfo, DeviceInfo
+from shopper_analyze.triage import KEY_NOT_IN_LAYOUT, UNKNOWN_CAMERA, UNKNOWN_DEVICE, ImageTriage, StagedImage
 
 from tests.lambdas.local_aws import ARCHIVE_BUCKET, IDEMPOTENCY_TABLE, REGION, SOURCE_BUCKET, image_key
 
 KEY = image_key()
 ETAG = "9b2cf535f27731c9"
-REGISTRY = {"pi-s001-entrance": DeviceInfo(store_id="store-001", camera_id="entrance", zone="entrance")}
+REGISTRY = {"pi-s001-entrance": DeviceInfo(store_id="store-001", cameras={"entrance": CameraInfo(zone="entrance")})}
 RECORDS = [{"record_id": "r0", "face_index": 0}, {"record_id": "r1", "face_index": 1}]
 
 
@@ -167,6 +167,15 @@ def test_device_missing_from_the_registry_is_quarantined_as_unknown_device(s3, d
 
     assert triage(s3, dynamodb, logger).stage(ref(key), "m0", tally) is None
     assert quarantined(tally) == {UNKNOWN_DEVICE: 1}
+
+
+def test_camera_not_registered_for_its_device_is_quarantined_as_unknown_camera(s3, dynamodb, logger):
+    key = image_key(device_id="pi-s001-entrance", camera_id="back-door")  # the device has only "entrance"
+    expect_quarantine(s3, UNKNOWN_CAMERA, key)
+    tally = MetricTally()
+
+    assert triage(s3, dynamodb, logger).stage(ref(key), "m0", tally) is None
+    assert quarantined(tally) == {UNKNOWN_CAMERA: 1}
 
 
 def test_empty_object_is_quarantined_as_invalid_image_format_without_analysis(s3, dynamodb, logger):

@@ -17,7 +17,7 @@ if str(LAMBDA_DIR) not in sys.path:
 
 from shopper_analyze.settings import load_settings  # noqa: E402 - the function's deployed import root
 
-REGISTRY = {"pi-1": {"store_id": "store-001", "camera_id": "door", "zone": "entrance"}}
+REGISTRY = {"pi-1": {"store_id": "store-001", "cameras": {"door": {"zone": "entrance"}}}}
 
 
 def test_function_environment_loads_into_the_function_settings(tmp_path):
@@ -32,7 +32,7 @@ def test_function_environment_loads_into_the_function_settings(tmp_path):
             "unit-archive",
             "unit-idempotency",
         )
-        assert settings.device_registry["pi-1"].zone == "entrance"
+        assert settings.device_registry["pi-1"].cameras["door"].zone == "entrance"
         assert settings.min_detection_confidence == analyze_function.DEFAULT_MIN_DETECTION_CONFIDENCE
 
 

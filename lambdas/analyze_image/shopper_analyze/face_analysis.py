@@ -27,14 +27,20 @@ if TYPE_CHECKING:
     from shopper_analyze.image_keys import ImageKey
     from shopper_analyze.metric_tally import MetricTally
     from shopper_analyze.s3_events import S3ObjectRef
-    from shopper_analyze.settings import DeviceInfo
+    from shopper_analyze.settings import CameraInfo, DeviceInfo
 
 #: The request fields that name a content: stored analyses are found by them.
 IDEMPOTENCY_KEY_JMESPATH = "[bucket, key, version]"
 
 
 def analysis_request(
-    obj: S3ObjectRef, *, version: str, version_id: str | None, image_key: ImageKey, device: DeviceInfo
+    obj: S3ObjectRef,
+    *,
+    version: str,
+    version_id: str | None,
+    image_key: ImageKey,
+    device: DeviceInfo,
+    camera: CameraInfo,
 ) -> dict[str, Any]:
     """The JSON-serialisable request for one content (``version`` is its ETag first, see ImageTriage)."""
     return {
@@ -44,8 +50,8 @@ def analysis_request(
         "version_id": version_id,
         "device_id": image_key.device_id,
         "store_id": device.store_id,
-        "camera_id": device.camera_id,
-        "zone": device.zone,
+        "camera_id": image_key.camera_id,
+        "zone": camera.zone,
         "captured_at_ms": epoch_millis(image_key.captured_at),
     }
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 # Same alphabets as stacks/config.py (the deployed code cannot import it).
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
-_REGISTRY_FIELDS = ("store_id", "camera_id", "zone")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
+_REGISTRY_FIELDS = ("store_id", "cameras")
+_CAMERA_FIELDS = ("zone",)
 
 # The environment variables the function reads (the CDK stack sets them).
 FIREHOSE_STREAM_NAME = "FIREHOSE_STREAM_NAME"
@@ -60,12 +62,18 @@ class ConfigurationError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class CameraInfo:
+    """What one camera of a device watches."""
+
+    zone: str
+
+
+@dataclass(frozen=True)
 class DeviceInfo:
-    """Where an edge device sits: from the device registry of the deployment config."""
+    """Where an edge device sits and its cameras: from the device registry of the deployment config."""
 
     store_id: str
-    camera_id: str
-    zone: str
+    cameras: Mapping[str, CameraInfo]
 
 
 @dataclass(frozen=True)
@@ -113,25 +121,39 @@ def _integer(environ: Mapping[str, str], name: str, default: int, *, low: int, h
 
 
 def parse_device_registry(raw: str, *, source: str = DEVICE_REGISTRY) -> dict[str, DeviceInfo]:
-    """``{"<device_id>": {"store_id", "camera_id", "zone"}}`` → typed registry; errors name ``source``."""
+    """``{"<device>": {"store_id": ..., "cameras": {"<camera>": {"zone": ...}}}}`` → typed; errors name ``source``."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ConfigurationError(f"{source} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not data:
         raise ConfigurationError(f"{source} must be a non-empty JSON object of devices")
-    registry: dict[str, DeviceInfo] = {}
-    for device_id, entry in data.items():
-        if not _DEVICE_ID.fullmatch(device_id):
-            raise ConfigurationError(f"{source}: device id {device_id!r} is not a valid device id")
-        if not isinstance(entry, dict) or set(entry) != set(_REGISTRY_FIELDS):
-            raise ConfigurationError(
-                f"{source}: device {device_id!r} must have exactly the keys {', '.join(_REGISTRY_FIELDS)}"
-            )
-        if not all(isinstance(entry[f], str) and entry[f] for f in _REGISTRY_FIELDS):
-            raise ConfigurationError(f"{source}: device {device_id!r} has an empty or non-string value")
-        registry[device_id] = DeviceInfo(**{f: entry[f] for f in _REGISTRY_FIELDS})
-    return registry
+    return {device_id: _device(device_id, entry, source) for device_id, entry in data.items()}
+
+
+def _device(device_id: str, entry: object, source: str) -> DeviceInfo:
+    if not _DEVICE_ID.fullmatch(device_id):
+        raise ConfigurationError(f"{source}: device id {device_id!r} is not a valid device id")
+    if not isinstance(entry, dict) or set(entry) != set(_REGISTRY_FIELDS):
+        raise ConfigurationError(
+            f"{source}: device {device_id!r} must have exactly the keys {', '.join(_REGISTRY_FIELDS)}"
+        )
+    store_id, cameras = entry["store_id"], entry["cameras"]
+    if not isinstance(store_id, str) or not store_id:
+        raise ConfigurationError(f"{source}: device {device_id!r} has an empty or non-string store_id")
+    if not isinstance(cameras, dict) or not cameras:
+        raise ConfigurationError(f"{source}: device {device_id!r} must list at least one camera")
+    parsed = {}
+    for camera_id, camera in cameras.items():
+        where = f"{source}: device {device_id!r} camera {camera_id!r}"
+        if not _LABEL.fullmatch(camera_id):
+            raise ConfigurationError(f"{where} is not a valid camera id")
+        if not isinstance(camera, dict) or set(camera) != set(_CAMERA_FIELDS):
+            raise ConfigurationError(f"{where} must have exactly the keys {', '.join(_CAMERA_FIELDS)}")
+        if not isinstance(camera["zone"], str) or not camera["zone"]:
+            raise ConfigurationError(f"{where} has an empty or non-string zone")
+        parsed[camera_id] = CameraInfo(zone=camera["zone"])
+    return DeviceInfo(store_id=store_id, cameras=parsed)
 
 
 def _device_registry(environ: Mapping[str, str], base_dir: Path) -> dict[str, DeviceInfo]:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 KEY_NOT_IN_LAYOUT = "key-not-in-layout"
 UNKNOWN_DEVICE = "unknown-device"
+UNKNOWN_CAMERA = "unknown-camera"
 
 
 @dataclass
@@ -93,6 +94,13 @@ class ImageTriage:
             detail = f"device {image_key.device_id!r} is not in the device registry"
             self.quarantine(obj, UNKNOWN_DEVICE, detail, tally)
             return None
+        camera = device.cameras.get(image_key.camera_id)
+        if camera is None:
+            # A camera the config does not list for this device: its zone (and so
+            # every figure about it) would be a guess.
+            detail = f"camera {image_key.camera_id!r} is not registered for device {image_key.device_id!r}"
+            self.quarantine(obj, UNKNOWN_CAMERA, detail, tally)
+            return None
         # One HEAD before the analyzer: an image already moved (a duplicate event
         # after success) is not delivered again, and size limits are checked
         # without spending a Rekognition call.
@@ -123,7 +131,9 @@ class ImageTriage:
                 "records of this image were delivered before; not sent again", extra={"records": delivered_before}
             )
             return staged(blobs=[], delivered_before=delivered_before)
-        request = analysis_request(obj, version=version, version_id=version_id, image_key=image_key, device=device)
+        request = analysis_request(
+            obj, version=version, version_id=version_id, image_key=image_key, device=device, camera=camera
+        )
         try:
             analysis = self.analyze(image=request, tally=tally)
         except ImageRejectedError as exc:

@@ -1,0 +1,28 @@
+"""The outputs of a deployment's pipeline stack, by key.
+
+Operators and their tools read a deployment's resources from the stack's
+outputs (CloudFormation ``DescribeStacks``), never from names a user guesses.
+``shopper-edge provision --stack`` reads the source bucket and the role alias
+here; the edge agent carries its own copy of the keys it reads
+(tests/contracts ties them).
+"""
+
+from __future__ import annotations
+
+SOURCE_BUCKET = "SourceBucketName"
+CURATED_BUCKET = "CuratedBucketName"
+ATHENA_WORKGROUP = "AthenaWorkGroupName"
+ATHENA_RESULTS_BUCKET = "AthenaResultsBucketName"
+EDGE_ROLE_ALIAS = "EdgeRoleAliasName"
+#: The AWS CLI command that prints the account's IoT credentials-provider endpoint
+#: (one per account and region; CloudFormation has no attribute for it).
+CREDENTIALS_ENDPOINT_COMMAND = "CredentialsEndpointCommand"
+
+ALL = (
+    SOURCE_BUCKET,
+    CURATED_BUCKET,
+    ATHENA_WORKGROUP,
+    ATHENA_RESULTS_BUCKET,
+    EDGE_ROLE_ALIAS,
+    CREDENTIALS_ENDPOINT_COMMAND,
+)
