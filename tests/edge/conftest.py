@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import itertools
+import json
 import os
 import random
 import socket
@@ -21,14 +22,18 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
 from PIL import Image
 from shopper_edge.agent import CaptureAgent
 from shopper_edge.config import AgentConfig, load_config
+from shopper_edge.deployment import edge_resource_name
 from shopper_edge.upload import s3_client
 
 from local.moto_server import MotoServer, free_port
 
 DEVICE_ID = "store-1-cam-a"
+#: The camera of the single-camera configs write_config makes (captures directly in the spool).
+CAMERA_ID = "entrance"
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05, message: str = "") -> Any:
@@ -208,13 +213,20 @@ def write_config(
     extra: str = "",
     spool: str = "",
     upload: str = "",
+    cameras: dict[str, str] | None = None,
 ) -> Path:
+    """An agent config with short timers: one camera (CAMERA_ID) unless ``cameras`` maps folders to camera ids."""
     watch = tmp_path / "spool"
     state = tmp_path / "state"
     watch.mkdir(exist_ok=True)
+    if cameras is None:
+        camera_settings = f'camera_id = "{CAMERA_ID}"'
+    else:
+        camera_settings = "[cameras]\n" + "\n".join(f'{folder} = "{camera}"' for folder, camera in cameras.items())
     text = f"""
 [device]
 id = "{DEVICE_ID}"
+{camera_settings}
 
 [watch]
 directory = "{watch}"
@@ -283,9 +295,21 @@ def agent_config(tmp_path: Path, s3_endpoint: S3Endpoint, bucket: Bucket) -> Age
 
 
 def capture_name(second: int, frame: int = 0, camera: str | None = None) -> str:
-    """motion-style name: picture_filename cam%t/%Y%m%d-%H%M%S-%q."""
+    """motion-style name: picture_filename %Y%m%d-%H%M%S-%q, or cam%t/%Y%m%d-%H%M%S-%q with ``camera`` (the folder)."""
     base = f"20261125-14{second // 60:02d}{second % 60:02d}-{frame:02d}.jpg"
     return f"{camera}/{base}" if camera else base
+
+
+def expected_key(name: str, data: bytes, camera_id: str = CAMERA_ID) -> str:
+    """The contract key of a capture_name() written on 2026-11-25 (UTC file names)."""
+    stamp = name.split("/")[-1]
+    date, clock = stamp[:8], stamp[9:15]
+    return f"incoming/{DEVICE_ID}/{camera_id}/{date[:4]}/{date[4:6]}/{date[6:8]}/{date}T{clock}000Z-{sha12(data)}.jpg"
+
+
+def json_log_events(text: str) -> list[dict[str, Any]]:
+    """The agent's JSON log lines in captured stderr."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def write_capture(directory: Path, name: str, data: bytes) -> Path:
@@ -295,3 +319,45 @@ def write_capture(directory: Path, name: str, data: bytes) -> Path:
     with path.open("wb") as fh:
         fh.write(data)
     return path
+
+
+# --- the control plane (provision, decommission): moto in-process ----------------------------------
+
+REGION = "eu-west-1"
+THING = "store-1-entrance"
+DEPLOYMENT = "demo"
+POLICY = edge_resource_name(DEPLOYMENT)
+
+
+@pytest.fixture
+def iot() -> Iterator[Any]:
+    """moto's IoT with what IngestTier deploys for THING: the thing and the deployment's IoT policy."""
+    with mock_aws():
+        client = boto3.client("iot", region_name=REGION)
+        client.create_thing(thingName=THING)
+        client.create_policy(
+            policyName=POLICY,
+            policyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "iot:AssumeRoleWithCertificate", "Resource": "*"}],
+                }
+            ),
+        )
+        yield client
+
+
+class ClientWithFaults:
+    """A boto3 client with some operations replaced by stand-ins (a fault injected), the rest passed through."""
+
+    def __init__(self, inner: Any, **replaced: Callable[..., Any]) -> None:
+        self._inner = inner
+        self._replaced = replaced
+
+    def __getattr__(self, name: str) -> Any:
+        return self._replaced.get(name) or getattr(self._inner, name)
+
+
+def client_error(client: Any, code: str, message: str, operation: str) -> Exception:
+    """The exception botocore raises for a service error ``code`` (its modeled class where there is one)."""
+    return client.exceptions.from_code(code)({"Error": {"Code": code, "Message": message}}, operation)

@@ -14,14 +14,15 @@ from shopper_edge import capture
 from .conftest import noisy_jpeg
 
 KEY_PATTERN = re.compile(
-    r"incoming/[A-Za-z0-9][A-Za-z0-9_-]{0,127}/\d{4}/\d{2}/\d{2}/\d{8}T\d{6}\d{3}Z-[0-9a-f]{12}\.jpg"
+    r"incoming/[A-Za-z0-9][A-Za-z0-9_-]{0,127}/[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+    r"/\d{4}/\d{2}/\d{2}/\d{8}T\d{6}\d{3}Z-[0-9a-f]{12}\.jpg"
 )
 
 
 def test_object_key_follows_the_design_contract() -> None:
     taken = datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)
-    key = capture.object_key("store-1_cam", taken, "ABCDEF0123456789" + "0" * 48)
-    assert key == "incoming/store-1_cam/2026/01/02/20260102T030405678Z-abcdef012345.jpg"
+    key = capture.object_key("store-1_pi", "aisle-3", taken, "ABCDEF0123456789" + "0" * 48)
+    assert key == "incoming/store-1_pi/aisle-3/2026/01/02/20260102T030405678Z-abcdef012345.jpg"
     assert KEY_PATTERN.fullmatch(key)
 
 
@@ -29,7 +30,7 @@ def test_object_key_is_in_utc_whatever_the_input_zone() -> None:
     from zoneinfo import ZoneInfo
 
     taken = datetime(2026, 7, 1, 0, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert capture.object_key("d", taken, "0" * 64).startswith("incoming/d/2026/06/30/20260630T223000000Z-")
+    assert capture.object_key("d", "c", taken, "0" * 64).startswith("incoming/d/c/2026/06/30/20260630T223000000Z-")
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_mtime_is_the_last_resort_for_capture_time(tmp_path: Path) -> None:
     mtime_ns = 1_764_081_005_123_456_789
     taken, source = capture.capture_time(tmp_path / "image.jpg", noisy_jpeg(1), mtime_ns, "UTC")
     assert source == "mtime"
-    assert capture.object_key("d", taken, "0" * 64).split("/")[-1].startswith("20251125T143005123Z")
+    assert capture.object_key("d", "c", taken, "0" * 64).split("/")[-1].startswith("20251125T143005123Z")
 
 
 def test_file_name_wins_over_exif(tmp_path: Path) -> None:
@@ -129,6 +130,8 @@ def test_digest_gives_hex_and_base64_forms_of_md5_and_sha256() -> None:
     assert digest.md5_b64 == "kAFQmDzST7DWlj99KOF/cg=="
 
 
-def test_camera_is_the_sub_directory_under_the_watch_root(tmp_path: Path) -> None:
-    assert capture.camera_of(tmp_path / "cam1" / "a.jpg", tmp_path) == "cam1"
-    assert capture.camera_of(tmp_path / "a.jpg", tmp_path) == ""
+def test_camera_folder_is_the_first_sub_folder_under_the_watch_root(tmp_path: Path) -> None:
+    assert capture.camera_folder(tmp_path / "cam1" / "a.jpg", tmp_path) == "cam1"
+    assert capture.camera_folder(tmp_path / "cam1" / "20261125" / "a.jpg", tmp_path) == "cam1"
+    assert capture.camera_folder(tmp_path / "a.jpg", tmp_path) == ""
+    assert capture.camera_folder(tmp_path.parent / "a.jpg", tmp_path) is None

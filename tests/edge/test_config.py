@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from shopper_edge.cli import main
-from shopper_edge.config import ConfigError, load_config, parse_config
+from shopper_edge.config import WATCH_ROOT, ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).parents[2] / "edge" / "agent.example.toml"
 
 
 def minimal(**sections: dict[str, Any]) -> dict[str, Any]:
     raw: dict[str, Any] = {
-        "device": {"id": "store-1-cam-a"},
+        "device": {"id": "store-1-cam-a", "camera_id": "entrance"},
         "watch": {"directory": "/var/lib/shopper-edge/spool"},
         "s3": {"bucket": "shopper-source", "region": "eu-west-1"},
         "credentials": {"mode": "default"},
@@ -31,6 +31,63 @@ def test_the_commented_example_is_a_valid_config() -> None:
     assert config.credentials.mode == "iot"
     assert config.thinning.enabled is True  # thinning is on by default
     assert config.credentials.role_alias == "ShopperSentiment-demo-edge"
+    assert config.cameras == {"cam1": "entrance", "cam2": "aisle-3"}
+
+
+def test_a_single_camera_device_maps_the_watch_directory_itself_to_its_camera() -> None:
+    config = parse_config(minimal(), base_dir=Path("/etc/shopper-edge"))
+    assert config.cameras == {WATCH_ROOT: "entrance"}
+    assert config.camera_of("") == "entrance"
+    assert config.camera_of("cam1") is None  # a sub-folder is no camera of a single-camera device
+    assert config.camera_prefix("entrance") == "incoming/store-1-cam-a/entrance/"
+
+
+def test_a_multi_camera_device_maps_each_sub_folder_to_a_camera() -> None:
+    raw = minimal(cameras={"cam1": "entrance", "cam2": "aisle-3"})
+    del raw["device"]["camera_id"]
+    config = parse_config(raw, base_dir=Path("/etc/shopper-edge"))
+    assert config.cameras == {"cam1": "entrance", "cam2": "aisle-3"}
+    assert (config.camera_of("cam2"), config.camera_of(""), config.camera_of("cam3")) == ("aisle-3", None, None)
+    assert config.camera_folders() == {"entrance": "cam1", "aisle-3": "cam2"}
+
+
+def _multi(cameras: Any) -> dict[str, Any]:
+    raw = minimal()
+    del raw["device"]["camera_id"]
+    raw["cameras"] = cameras
+    return raw
+
+
+def _without_camera() -> dict[str, Any]:
+    raw = minimal()
+    del raw["device"]["camera_id"]
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "says"),
+    [
+        (minimal(device={"camera_id": "bad id!"}), "device.camera_id", "must match"),
+        (minimal(device={"camera_id": "c" * 65}), "device.camera_id", "must match"),
+        (minimal(device={"camera_id": 3}), "device.camera_id", "must match"),
+        (_without_camera(), "device.camera_id", "is required"),
+        (minimal(cameras={"cam1": "entrance"}), "device.camera_id", "not both"),
+        (_multi({}), "cameras", "at least one folder"),
+        (_multi("entrance"), "cameras", "must be a table"),
+        (_multi({".cam1": "entrance"}), "cameras..cam1", "not a sub-folder name"),
+        (_multi({"cam1/x": "entrance"}), "cameras.cam1/x", "not a sub-folder name"),
+        (_multi({"..": "entrance"}), "cameras...", "not a sub-folder name"),
+        (_multi({"cam1": "-entrance"}), "cameras.cam1", "must match"),
+        (_multi({"cam1": 1}), "cameras.cam1", "must match"),
+        (_multi({"cam1": {"id": "entrance"}}), "cameras.cam1", "must match"),
+        (_multi({"cam1": "entrance", "cam2": "entrance"}), "cameras.cam2", "already the camera of folder 'cam1'"),
+    ],
+)
+def test_a_bad_camera_setting_is_refused_naming_the_key(raw: dict[str, Any], field: str, says: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, base_dir=Path("/etc/shopper-edge"))
+    assert error.value.field == field
+    assert f"'{field}'" in str(error.value) and says in str(error.value)
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -107,7 +164,12 @@ def test_run_refuses_a_bad_config_at_start_naming_the_field(tmp_path: Path, caps
 def test_check_config_accepts_a_good_file_and_names_missing_iot_files(tmp_path: Path, capsys: Any) -> None:
     good = _write(tmp_path, minimal(watch={"directory": str(tmp_path / "spool")}))
     assert main(["check-config", "--config", str(good)]) == 0
-    assert "ok: device store-1-cam-a" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ok: device store-1-cam-a" in out
+    assert (
+        "camera entrance: captures directly in the watch directory -> "
+        "s3://shopper-source/incoming/store-1-cam-a/entrance/" in out
+    )
     iot = minimal(
         credentials={
             "mode": "iot",
@@ -120,3 +182,15 @@ def test_check_config_accepts_a_good_file_and_names_missing_iot_files(tmp_path: 
     )
     assert main(["check-config", "--config", str(_write(tmp_path, iot))]) == 2
     assert "'credentials.certificate'" in capsys.readouterr().err
+
+
+def test_check_config_prints_each_camera_with_its_folder_and_prefix(tmp_path: Path, capsys: Any) -> None:
+    raw = _multi({"cam1": "entrance", "cam2": "aisle-3"})
+    raw["watch"]["directory"] = str(tmp_path / "spool")
+    assert main(["check-config", "--config", str(_write(tmp_path, raw))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  camera entrance: captures cam1/ -> s3://shopper-source/incoming/store-1-cam-a/entrance/",
+        "  camera aisle-3: captures cam2/ -> s3://shopper-source/incoming/store-1-cam-a/aisle-3/",
+        "  captures anywhere else in the watch directory are kept on disk and reported, never uploaded",
+    ]

@@ -6,7 +6,6 @@ what is in S3 and what is left on disk.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,26 +21,20 @@ from shopper_edge.config import load_config
 from shopper_edge.state import read_snapshot
 
 from .conftest import (
-    DEVICE_ID,
     AgentThread,
     Bucket,
     S3Endpoint,
     TcpRelay,
     capture_name,
+    expected_key,
+    json_log_events,
     noisy_jpeg,
-    sha12,
     wait_until,
     write_capture,
     write_config,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def expected_key(name: str, data: bytes) -> str:
-    stamp = name.split("/")[-1]
-    date, clock = stamp[:8], stamp[9:15]
-    return f"incoming/{DEVICE_ID}/{date[:4]}/{date[4:6]}/{date[6:8]}/{date}T{clock}000Z-{sha12(data)}.jpg"
 
 
 @pytest.fixture
@@ -163,7 +156,7 @@ def test_spool_over_file_limit_drops_oldest_first_and_reports_each_drop(
         relay.up()
         wait_until(lambda: not list(spool.glob("*.jpg")), 20)
     assert set(bucket.objects()) == {expected_key(n, captures[n]) for n in names[3:]}
-    logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    logged = json_log_events(capfd.readouterr().err)
     drops = [entry for entry in logged if entry["event"] == "dropped"]
     assert sorted(Path(d["path"]).name for d in drops) == names[:3]
     assert {d["reason"] for d in drops} == {"spool_max_files"}
@@ -296,6 +289,6 @@ def test_sigterm_finishes_the_upload_in_flight_and_exits_cleanly(
         relay.down()
     assert bucket.objects() == {expected_key(name, data): data}
     assert not (config.watch.directory / name).exists()
-    events = [json.loads(line)["event"] for line in log.read_text().splitlines() if line.startswith("{")]
+    events = [entry["event"] for entry in json_log_events(log.read_text())]
     # The PUT was in flight when SIGTERM arrived and completed before exit.
     assert events[events.index("stopping") :] == ["stopping", "uploaded", "stopped"]

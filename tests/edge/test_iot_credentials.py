@@ -23,7 +23,17 @@ from shopper_edge.credentials import IotCredentialsError, IotCredentialsFetcher,
 from shopper_edge.state import read_snapshot
 from shopper_edge.upload import s3_client
 
-from .conftest import DEVICE_ID, AgentThread, Bucket, S3Endpoint, capture_name, free_port, noisy_jpeg, wait_until
+from .conftest import (
+    CAMERA_ID,
+    DEVICE_ID,
+    AgentThread,
+    Bucket,
+    S3Endpoint,
+    capture_name,
+    free_port,
+    noisy_jpeg,
+    wait_until,
+)
 
 ROLE_ALIAS = "ShopperSentiment-demo-edge"
 
@@ -227,6 +237,7 @@ def test_agent_in_iot_mode_signs_uploads_with_provider_credentials_and_survives_
         f"""
 [device]
 id = "{DEVICE_ID}"
+camera_id = "{CAMERA_ID}"
 [watch]
 directory = "{spool}"
 settle_seconds = 0.5
@@ -271,7 +282,8 @@ enabled = false
         assert "IotCredentialsError" in read_snapshot(state).events["last_error"][1]
         provider.start(provider.device_cert.parent / "server.pem", provider.device_cert.parent / "server.key")
         wait_until(lambda: not path.exists(), 15)
-    assert len(bucket.keys()) == 1
+    (key,) = bucket.keys()
+    assert key.startswith(f"incoming/{DEVICE_ID}/{CAMERA_ID}/")
     # Signed with the provider's temporary credentials, never the env's dummy keys.
     assert authorizations and "Credential=ASIAEDGETEST00000001/" in authorizations[-1][0]
     assert authorizations[-1][1] == "token-1"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,16 @@ from typing import Any
 from shopper_edge.config import AgentConfig
 from shopper_edge.state import read_snapshot
 
-from .conftest import DEVICE_ID, AgentThread, Bucket, capture_name, noisy_jpeg, sha12, wait_until, write_capture
+from .conftest import (
+    AgentThread,
+    Bucket,
+    capture_name,
+    expected_key,
+    json_log_events,
+    noisy_jpeg,
+    wait_until,
+    write_capture,
+)
 
 
 def test_capture_is_uploaded_to_the_contract_key_and_deleted_after_confirmation(
@@ -24,7 +32,8 @@ def test_capture_is_uploaded_to_the_contract_key_and_deleted_after_confirmation(
         path = write_capture(spool, capture_name(5, frame=3), data)
         wait_until(lambda: not path.exists(), 10, message="capture to be deleted")
     objects = bucket.objects()
-    assert objects == {f"incoming/{DEVICE_ID}/2026/11/25/20261125T140005000Z-{sha12(data)}.jpg": data}
+    assert objects == {expected_key(capture_name(5, frame=3), data): data}
+    assert next(iter(objects)).startswith("incoming/store-1-cam-a/entrance/2026/11/25/20261125T140005000Z-")
     snapshot = read_snapshot(agent_config.spool.state_dir)
     assert snapshot.counters["uploaded"] == 1
     assert snapshot.counters["uploaded_bytes"] == len(data)
@@ -49,6 +58,7 @@ def test_upload_carries_content_md5_and_sha256_checksum_and_capture_metadata(
     head = bucket.client.head_object(Bucket=bucket.name, Key=key)
     assert head["Metadata"]["capture-time"] == "2026-11-25T14:00:07.000Z"
     assert head["Metadata"]["capture-time-source"] == "filename"
+    assert head["Metadata"]["camera-id"] == "entrance"
 
 
 def test_files_present_before_start_are_uploaded_by_the_startup_rescan(
@@ -57,7 +67,7 @@ def test_files_present_before_start_are_uploaded_by_the_startup_rescan(
     spool = agent_config.watch.directory
     payloads = [noisy_jpeg(10 + i) for i in range(4)]
     for i, data in enumerate(payloads):
-        write_capture(spool, capture_name(20 + i, camera="cam1"), data)
+        write_capture(spool, capture_name(20 + i), data)
     old = time.time() - 60
     for path in spool.rglob("*.jpg"):
         # Written "while the agent was down": no inotify event will ever come.
@@ -117,7 +127,7 @@ def test_logs_are_json_lines_naming_the_key(agent_config: AgentConfig, bucket: B
     with AgentThread(agent_config):
         path = write_capture(agent_config.watch.directory, capture_name(12), noisy_jpeg(60))
         wait_until(lambda: not path.exists(), 10)
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    lines = json_log_events(capfd.readouterr().err)
     uploaded = [entry for entry in lines if entry["event"] == "uploaded"]
     assert uploaded and uploaded[0]["key"] == bucket.keys()[0]
     assert Path(uploaded[0]["path"]).name == "20261125-140012-00.jpg"

@@ -40,6 +40,7 @@ from .upload import PutResult, put_verified
 @dataclass
 class _Pending:
     path: Path
+    camera: str  # the camera id its folder is mapped to
     size: int
     mtime_ns: int
     order: float  # capture time from the name, else mtime: "oldest first" for drops
@@ -116,6 +117,7 @@ class CaptureAgent:
         self._backoff_until = 0.0
         self._rescan_soon = False
         self._references: dict[str, ThinningReference | None] = {}
+        self._unmapped_reported: set[str] = set()
         self._state: AgentState | None = None
 
     # ---- control -------------------------------------------------------------
@@ -133,7 +135,14 @@ class CaptureAgent:
         observer.schedule(_EventForwarder(self._events, self._wake), str(self._root), recursive=True)
         observer.start()
         executor = ThreadPoolExecutor(max_workers=cfg.upload.concurrency, thread_name_prefix="upload")
-        emit(logging.INFO, "started", device_id=cfg.device_id, watch=str(self._root), bucket=cfg.s3.bucket)
+        emit(
+            logging.INFO,
+            "started",
+            device_id=cfg.device_id,
+            watch=str(self._root),
+            bucket=cfg.s3.bucket,
+            cameras=cfg.camera_folders(),
+        )
         try:
             # Rescan after the observer started: a file that lands in between
             # is seen twice, which is harmless; one seen by neither is not.
@@ -181,6 +190,11 @@ class CaptureAgent:
     def _track(self, path: Path, *, closed: bool) -> None:
         if not capture.is_capture_name(path, self.config.watch.extensions):
             return
+        folder = capture.camera_folder(path, self._root)
+        camera = None if folder is None else self.config.camera_of(folder)
+        if camera is None:
+            self._report_unmapped(path, folder)
+            return
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -190,6 +204,7 @@ class CaptureAgent:
         if entry is None:
             entry = _Pending(
                 path=path,
+                camera=camera,
                 size=st.st_size,
                 mtime_ns=st.st_mtime_ns,
                 order=_order_of(path, st.st_mtime_ns, self.config.watch.filename_timezone),
@@ -204,6 +219,21 @@ class CaptureAgent:
 
     def _forget(self, path: Path) -> None:
         self._pending.pop(path, None)
+
+    def _report_unmapped(self, path: Path, folder: str | None) -> None:
+        # Uploading would attribute the still to the wrong camera, deleting it
+        # would lose it: it stays on disk, and its folder is reported once.
+        if folder is None or folder in self._unmapped_reported:
+            return
+        self._unmapped_reported.add(folder)
+        emit(
+            logging.WARNING,
+            "unmapped_folder",
+            folder=str(self._root / folder),
+            path=str(path),
+            cameras=self.config.camera_folders(),
+            detail="captures here belong to no configured camera: kept on disk, not uploaded",
+        )
 
     def _drain_events(self) -> None:
         while True:
@@ -338,14 +368,14 @@ class CaptureAgent:
             return None  # changed under us; the next pass sees the new size
         digest = capture.digest(data)
         taken_at, source = capture.capture_time(entry.path, data, entry.mtime_ns, cfg.watch.filename_timezone)
-        key = capture.object_key(cfg.device_id, taken_at, digest.sha256_hex)
+        camera = entry.camera
+        key = capture.object_key(cfg.device_id, camera, taken_at, digest.sha256_hex)
         if self._state.is_confirmed(key):
             # Killed after S3 confirmed but before the delete: no second PUT.
             if self._remove_local(entry, expect=stamp):
                 self._state.count("already_confirmed")
                 emit(logging.INFO, "already_confirmed", path=str(entry.path), key=key)
             return None
-        camera = capture.camera_of(entry.path, self._root)
         reference: ThinningReference | None = None
         if cfg.thinning.enabled:
             phash = capture.dhash(data)
@@ -382,6 +412,7 @@ class CaptureAgent:
                 "capture-time": _iso(taken_at),
                 "capture-time-source": source,
                 "device-id": cfg.device_id,
+                "camera-id": camera,
             },
         )
 
@@ -455,7 +486,7 @@ class CaptureAgent:
         self._state.record_confirmed(key=job.key, sha256=job.digest.sha256_hex, size=job.size, etag=result.etag)
         if job.reference is not None:
             self._state.set_thinning_reference(job.camera, job.reference)
-        entry = self._pending.get(job.path) or _Pending(job.path, job.size, job.mtime_ns, 0.0)
+        entry = self._pending.get(job.path) or _Pending(job.path, job.camera, job.size, job.mtime_ns, 0.0)
         self._remove_local(entry, expect=(job.size, job.mtime_ns))
         emit(
             logging.INFO,

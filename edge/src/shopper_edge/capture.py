@@ -135,16 +135,16 @@ def capture_time(path: Path, data: bytes, mtime_ns: int, zone_name: str) -> tupl
     return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC), "mtime"
 
 
-def object_key(device_id: str, taken_at: datetime, sha256_hex: str) -> str:
-    """incoming/<device>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg.
+def object_key(device_id: str, camera_id: str, taken_at: datetime, sha256_hex: str) -> str:
+    """incoming/<device>/<camera>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg (UTC).
 
     A copy of contracts/layout.py's ``image_key`` (the agent ships without the
     repository); tests/contracts fails if the two drift apart.
     """
     utc = taken_at.astimezone(UTC)
-    millis = utc.microsecond // 1000
-    stamp = f"{utc:%Y%m%dT%H%M%S}{millis:03d}Z"
-    return f"incoming/{device_id}/{utc:%Y}/{utc:%m}/{utc:%d}/{stamp}-{sha256_hex[:12].lower()}.jpg"
+    stamp = f"{utc:%Y%m%dT%H%M%S}{utc.microsecond // 1000:03d}Z"
+    digest = sha256_hex[:12].lower()
+    return f"incoming/{device_id}/{camera_id}/{utc:%Y/%m/%d}/{stamp}-{digest}.jpg"
 
 
 def dhash(data: bytes) -> int | None:
@@ -194,10 +194,14 @@ def digest(data: bytes) -> CaptureDigest:
     )
 
 
-def camera_of(path: Path, root: Path) -> str:
-    """Camera = sub-directory under the watch root (motion: picture_filename cam%t/...)."""
+def camera_folder(path: Path, root: Path) -> str | None:
+    """The sub-folder of the watch root a capture belongs to ("" = the root itself), None outside the root.
+
+    motion writes one folder per camera (picture_filename cam%t/...); deeper
+    folders (cam%t/%Y%m%d/...) still belong to the camera folder they are in.
+    """
     try:
         relative = path.parent.relative_to(root)
     except ValueError:
-        return ""
-    return relative.as_posix() if relative.parts else ""
+        return None
+    return relative.parts[0] if relative.parts else ""

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The device-id alphabet of contracts/identifiers.py (copied: the agent ships
-# without the repository; tests/contracts ties the two). The id is the IoT
-# thing name and the second segment of every object key, so it must be safe
-# in an S3 key and in an IAM policy variable (${credentials-iot:ThingName}).
+# The device-id and camera-id alphabets of contracts/identifiers.py
+# (DEVICE_ID_PATTERN, LABEL_PATTERN; copied: the agent ships without the
+# repository, tests/contracts ties the copies). The device id is the IoT thing
+# name and the second segment of every object key, so it must be safe in an S3
+# key and in an IAM policy variable (${credentials-iot:ThingName}); the camera
+# id is the third segment.
 DEVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+CAMERA_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# A camera's sub-folder of the watch directory: one path segment, never
+# hidden (the rescan skips dot-folders, so their captures would never be seen).
+CAMERA_FOLDER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: The folder of a single-camera device's captures: the watch directory itself.
+WATCH_ROOT = ""
 BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
 CREDENTIAL_MODES = ("iot", "default")
@@ -35,6 +43,7 @@ class ConfigError(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(f"config field '{field_name}': {message}")
         self.field = field_name
+        self.reason = message
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,9 @@ class AgentConfig:
     watch: WatchConfig
     s3: S3Config
     spool: SpoolConfig
+    #: Sub-folder of watch.directory -> camera id; WATCH_ROOT ("") for a
+    #: single-camera device whose captures sit directly in the directory.
+    cameras: Mapping[str, str]
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
     thinning: ThinningConfig = field(default_factory=ThinningConfig)
@@ -110,9 +122,21 @@ class AgentConfig:
     def key_prefix(self) -> str:
         return f"incoming/{self.device_id}/"
 
+    def camera_prefix(self, camera_id: str) -> str:
+        """Where the stills of one camera land: incoming/<device>/<camera>/."""
+        return f"{self.key_prefix}{camera_id}/"
+
+    def camera_folders(self) -> dict[str, str]:
+        """Camera id -> its folder relative to watch.directory ("." = the directory itself), for people."""
+        return {camera: folder or "." for folder, camera in self.cameras.items()}
+
+    def camera_of(self, folder: str) -> str | None:
+        """The camera id of captures in ``folder`` (see capture.camera_folder), None if no camera is mapped."""
+        return self.cameras.get(folder)
+
 
 _SECTIONS: dict[str, set[str]] = {
-    "device": {"id"},
+    "device": {"id", "camera_id"},
     "watch": {"directory", "extensions", "settle_seconds", "rescan_seconds", "filename_timezone", "abandon_seconds"},
     "s3": {"bucket", "region", "endpoint_url", "verify_etag", "connect_timeout", "read_timeout"},
     "credentials": {"mode", "endpoint", "role_alias", "certificate", "private_key", "ca"},
@@ -121,6 +145,8 @@ _SECTIONS: dict[str, set[str]] = {
     "thinning": {"enabled", "window_seconds", "max_distance"},
     "jpeg": {"min_bytes", "max_bytes"},
     "log": {"level"},
+    # Free-form: its keys are folder names, checked by check_camera_folders.
+    "cameras": set(),
 }
 
 
@@ -176,15 +202,86 @@ class _Reader:
         return path if path.is_absolute() else (base / path)
 
 
-def _table(raw: Mapping[str, Any], section: str) -> _Reader:
+def _section(raw: Mapping[str, Any], section: str) -> Mapping[str, Any]:
     value = raw.get(section, {})
     if not isinstance(value, Mapping):
         raise ConfigError(section, "must be a table ([section])")
+    return value
+
+
+def _table(raw: Mapping[str, Any], section: str) -> _Reader:
+    value = _section(raw, section)
     unknown = sorted(set(value) - _SECTIONS[section])
     if unknown:
         allowed = ", ".join(sorted(_SECTIONS[section]))
         raise ConfigError(f"{section}.{unknown[0]}", f"unknown field (allowed: {allowed})")
     return _Reader(value, section)
+
+
+def check_camera_id(field_name: str, camera_id: object) -> str:
+    """A camera id as the object key needs it; ConfigError naming ``field_name`` otherwise."""
+    if not isinstance(camera_id, str) or not CAMERA_ID_PATTERN.fullmatch(camera_id):
+        raise ConfigError(
+            field_name, f"camera id {camera_id!r} must match {CAMERA_ID_PATTERN.pattern} (a camera of the device)"
+        )
+    return camera_id
+
+
+def check_camera_folders(folders: Mapping[str, object]) -> dict[str, str]:
+    """Validate a folder -> camera id mapping (the [cameras] table); ConfigError names ``cameras.<folder>``."""
+    if not folders:
+        raise ConfigError("cameras", 'must map at least one folder to a camera id (cam1 = "entrance")')
+    cameras: dict[str, str] = {}
+    for folder, camera_id in folders.items():
+        field_name = f"cameras.{folder}"
+        if not CAMERA_FOLDER_PATTERN.fullmatch(folder):
+            raise ConfigError(
+                field_name,
+                f"{folder!r} is not a sub-folder name of watch.directory (one path segment matching "
+                f"{CAMERA_FOLDER_PATTERN.pattern}, as motion's picture_filename cam%t/... creates)",
+            )
+        camera = check_camera_id(field_name, camera_id)
+        # Thinning compares a still with the previous one of the same camera;
+        # two folders feeding one camera id would be compared with each other.
+        twin = next((f for f, c in cameras.items() if c == camera), None)
+        if twin is not None:
+            raise ConfigError(field_name, f"camera id {camera!r} is already the camera of folder {twin!r}")
+        cameras[folder] = camera
+    return cameras
+
+
+def check_cameras(cameras: Mapping[str, object]) -> dict[str, str]:
+    """A folder -> camera id mapping as AgentConfig.cameras holds it (one camera at WATCH_ROOT, or folders)."""
+    if WATCH_ROOT not in cameras:
+        return check_camera_folders(cameras)
+    if len(cameras) > 1:
+        raise ConfigError(
+            "device.camera_id",
+            "a device whose captures sit directly in watch.directory has one camera; "
+            "give several cameras one sub-folder each",
+        )
+    return {WATCH_ROOT: check_camera_id("device.camera_id", cameras[WATCH_ROOT])}
+
+
+def _cameras(raw: Mapping[str, Any], device: _Reader) -> dict[str, str]:
+    """Which camera each capture belongs to: device.camera_id (one camera) or [cameras] (several)."""
+    single = device.data.get("camera_id")
+    table = _section(raw, "cameras") if "cameras" in raw else None
+    if single is not None and table is not None:
+        raise ConfigError(
+            "device.camera_id",
+            "set either device.camera_id (one camera, captures directly in watch.directory) "
+            "or a [cameras] table (one sub-folder per camera), not both",
+        )
+    if table is not None:
+        return check_camera_folders(table)
+    if single is None:
+        raise ConfigError(
+            "device.camera_id",
+            "is required: the camera id of this device's captures (or a [cameras] table mapping "
+            "each camera's sub-folder of watch.directory to its camera id)",
+        )
+    return {WATCH_ROOT: check_camera_id("device.camera_id", single)}
 
 
 def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
@@ -198,6 +295,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
     assert device_id is not None
     if not DEVICE_ID_PATTERN.fullmatch(device_id):
         raise ConfigError("device.id", f"{device_id!r} must match {DEVICE_ID_PATTERN.pattern} (the IoT thing name)")
+    cameras = _cameras(raw, device)
 
     w = _table(raw, "watch")
     directory = w.path("directory", base_dir, required=True)
@@ -316,6 +414,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
         watch=watch,
         s3=s3,
         spool=spool,
+        cameras=cameras,
         credentials=credentials,
         upload=upload,
         thinning=thinning,

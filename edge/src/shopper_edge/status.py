@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,45 @@ def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
 
-def spool_usage(root: Path, extensions: tuple[str, ...]) -> tuple[int, int]:
-    files = total = 0
+@dataclass
+class SpoolUsage:
+    """Capture files on disk: queued per camera id, and those in folders no camera is mapped to."""
+
+    queued_files: dict[str, int] = field(default_factory=dict)
+    queued_bytes: dict[str, int] = field(default_factory=dict)
+    unmapped_files: int = 0
+    unmapped_bytes: int = 0
+    unmapped_folders: set[str] = field(default_factory=set)
+
+
+def spool_usage(config: AgentConfig) -> SpoolUsage:
+    root = config.watch.directory
+    cameras = config.cameras.values()
+    usage = SpoolUsage(queued_files=dict.fromkeys(cameras, 0), queued_bytes=dict.fromkeys(cameras, 0))
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             path = Path(dirpath) / name
-            if capture.is_capture_name(path, extensions):
-                try:
-                    total += path.stat().st_size
-                except FileNotFoundError:
-                    continue
-                files += 1
-    return files, total
+            if not capture.is_capture_name(path, config.watch.extensions):
+                continue
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            folder = capture.camera_folder(path, root) or ""
+            camera = config.camera_of(folder)
+            if camera is None:
+                usage.unmapped_files += 1
+                usage.unmapped_bytes += size
+                usage.unmapped_folders.add(str(root / folder))
+            else:
+                usage.queued_files[camera] += 1
+                usage.queued_bytes[camera] += size
+    return usage
 
 
 def status_report(config: AgentConfig) -> dict[str, Any]:
-    files, total = spool_usage(config.watch.directory, config.watch.extensions)
+    usage = spool_usage(config)
     snapshot = read_snapshot(config.spool.state_dir)
 
     def event(name: str) -> dict[str, Any] | None:
@@ -47,10 +70,24 @@ def status_report(config: AgentConfig) -> dict[str, Any]:
 
     return {
         "device_id": config.device_id,
-        "queue_depth": files,
-        "bytes_pending": total,
+        "queue_depth": sum(usage.queued_files.values()),
+        "bytes_pending": sum(usage.queued_bytes.values()),
         "spool_limit_files": config.spool.max_files,
         "spool_limit_bytes": config.spool.max_bytes,
+        "cameras": {
+            camera: {
+                "folder": str(config.watch.directory / folder),
+                "prefix": config.camera_prefix(camera),
+                "queue_depth": usage.queued_files[camera],
+            }
+            for folder, camera in config.cameras.items()
+        },
+        # Never uploaded, never deleted: they wait for an operator.
+        "unmapped": {
+            "files": usage.unmapped_files,
+            "bytes": usage.unmapped_bytes,
+            "folders": sorted(usage.unmapped_folders),
+        },
         "last_upload": event("last_upload"),
         "last_error": event("last_error"),
         "heartbeat": event("heartbeat"),
@@ -62,8 +99,13 @@ def format_report(report: dict[str, Any]) -> str:
     def event(value: dict[str, Any] | None) -> str:
         return "never" if value is None else f"{value['at']} {value['detail']}"
 
+    unmapped = report["unmapped"]
     lines = [
         f"device:          {report['device_id']}",
+        *(
+            f"{'camera ' + camera + ':':<17}{info['queue_depth']} queued in {info['folder']} -> {info['prefix']}"
+            for camera, info in report["cameras"].items()
+        ),
         f"queue depth:     {report['queue_depth']} files (limit {report['spool_limit_files']})",
         f"bytes pending:   {report['bytes_pending']} (limit {report['spool_limit_bytes']})",
         f"last upload:     {event(report['last_upload'])}",
@@ -72,6 +114,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"dropped:         {report['dropped']}",
         f"skipped:         {report['skipped']}",
         f"rejected:        {report['rejected']}",
+        f"unmapped:        {unmapped['files']} files ({unmapped['bytes']} bytes) kept, not uploaded"
+        + (f", in {', '.join(unmapped['folders'])} (no camera in the config)" if unmapped["folders"] else ""),
         f"failed attempts: {report['failed']}",
         f"agent heartbeat: {event(report['heartbeat'])}",
     ]
