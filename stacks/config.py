@@ -11,7 +11,11 @@ The file lists deployments by name. Each deployment is one ``PipelineStack``
     # quicksight_principal_arn = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
 
     [deployments.demo.stores.store-001.devices]
-    pi-store001-entrance = { camera_id = "entrance", zone = "entrance" }
+    pi-store001-entrance = { camera_id = "entrance", zone = "entrance" }   # one camera
+
+    [deployments.demo.stores.store-002.devices.pi-store002.cameras]       # a Pi with two
+    entrance = { zone = "entrance" }
+    aisle-3 = { zone = "grocery" }
 
 Everything is checked once, here, at the edge of the program; a wrong file
 raises ``ConfigError`` naming the file, the deployment and the field.
@@ -19,9 +23,11 @@ raises ``ConfigError`` naming the file, the deployment and the field.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +37,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -38,6 +46,19 @@ from contracts import identifiers
 from contracts.analyze_function import DEFAULT_MIN_DETECTION_CONFIDENCE, DEFAULT_MIN_SHARPNESS
 
 ANY_REGION = "any"
+#: The partitions a deployment may name a region of.
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+
+#: CloudFormation's quota of resources in one stack (CDK refuses to synthesize more).
+CLOUDFORMATION_RESOURCES_PER_STACK = 500
+#: Each device is one ``AWS::IoT::Thing`` in its deployment's stack, beside
+#: the 45 resources every pipeline stack has today (tests/stacks/test_config.py
+#: synthesizes deployments and counts them): 500 - 45 = 455 devices would
+#: fit. 400 leaves room for the stack to grow by some 50 resources
+#: without a deployment that synthesizes today failing after an upgrade; the
+#: test fails if the stack grows into that margin. A larger fleet is split
+#: into several deployments (by store or by region).
+MAX_DEVICES_PER_DEPLOYMENT = 400
 
 
 class ConfigError(ValueError):
@@ -60,9 +81,34 @@ DeploymentName = Annotated[str, AfterValidator(_matching(identifiers.DEPLOYMENT_
 StoreId = Annotated[str, AfterValidator(_matching(identifiers.STORE_ID_PATTERN, "store id"))]
 DeviceId = Annotated[str, AfterValidator(_matching(identifiers.DEVICE_ID_PATTERN, "device id"))]
 Label = Annotated[str, AfterValidator(_matching(identifiers.LABEL_PATTERN, "id"))]
+
+
+@functools.cache
+def _known_regions() -> frozenset[str]:
+    """The regions of ``PARTITIONS`` in the region table of the installed aws-cdk-lib."""
+    # The table CDK itself synthesizes with, so no new dependency; imported
+    # here so that a config of region = "any" alone (the local demo) never
+    # starts the CDK's runtime.
+    from aws_cdk.region_info import RegionInfo
+
+    return frozenset(region.name for region in RegionInfo.regions if region.partition in PARTITIONS)
+
+
+def _known_region(value: str) -> str:
+    if value == ANY_REGION or value in _known_regions():
+        return value
+    guess = difflib.get_close_matches(value, sorted(_known_regions()), n=1)
+    hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+    raise ValueError(
+        f"region {value!r} is not a region of the {', '.join(PARTITIONS[:-1])} or {PARTITIONS[-1]} partition{hint};"
+        " a region launched after the installed aws-cdk-lib needs a newer aws-cdk-lib"
+    )
+
+
 Region = Annotated[
     str,
     AfterValidator(_matching(r"any|[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", "region")),
+    AfterValidator(_known_region),
 ]
 Account = Annotated[str, AfterValidator(_matching(r"\d{12}", "account"))]
 QuickSightPrincipal = Annotated[
@@ -80,14 +126,83 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class Device(_Strict):
-    """Where one edge device (IoT thing) points: its camera and store zone."""
+def _first_case_clash(named: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The first two ``(id, owner)`` whose ids are equal when case is ignored."""
+    seen: dict[str, tuple[str, str]] = {}
+    for id_, owner in named:
+        key = id_.lower()
+        if key in seen:
+            return seen[key], (id_, owner)
+        seen[key] = (id_, owner)
+    return None
 
-    camera_id: Label
+
+def _refuse_ids_differing_only_in_case(what: str, ids: Iterable[str], why: str) -> None:
+    clash = _first_case_clash((id_, "") for id_ in ids)
+    if clash:
+        (a, _), (b, _) = clash
+        raise ValueError(f"{what} {a!r} and {b!r} differ only in case; {why}: rename one")
+
+
+def _device_clash(first: tuple[str, str], second: tuple[str, str], owner: str, why_once: str) -> str:
+    """Two ``(device id, owner)`` of the same device id, or of ids that differ only in case."""
+    (a, owner_a), (b, owner_b) = first, second
+    if a == b:
+        return f"device id {a!r} is listed in {owner}s {owner_a!r} and {owner_b!r}; {why_once}"
+    # The id is the device's IoT thing name and S3 prefix: two that differ only
+    # in case are one device to whoever provisions the Pi or reads the reports.
+    return (
+        f"device ids {a!r} ({owner} {owner_a!r}) and {b!r} ({owner} {owner_b!r}) differ only in case;"
+        " a device id (its IoT thing name) must differ from the others in more than case: rename one"
+    )
+
+
+class Camera(_Strict):
+    """What one camera of a device watches."""
+
     zone: Label
 
 
+class Device(_Strict):
+    """One edge device (IoT thing) and its cameras, each watching a zone of the store.
+
+    A device with one camera may be written ``{ camera_id = "...", zone = "..." }``.
+    """
+
+    cameras: dict[Label, Camera] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_camera_short_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        short = {"camera_id", "zone"} & data.keys()
+        if short and "cameras" in data:
+            raise ValueError("give either a cameras table or camera_id and zone (the one-camera short form), not both")
+        if not short:
+            if "cameras" not in data:
+                raise ValueError("no cameras: give a cameras table, or camera_id and zone for a single camera")
+            return data
+        if short != {"camera_id", "zone"}:
+            (missing,) = {"camera_id", "zone"} - short
+            raise ValueError(f"the one-camera short form needs both camera_id and zone (missing {missing!r})")
+        camera_id = data["camera_id"]
+        if not isinstance(camera_id, str):
+            raise ValueError(f"camera_id must be a string (got {camera_id!r})")
+        rest = {key: value for key, value in data.items() if key not in short}
+        return {**rest, "cameras": {camera_id: {"zone": data["zone"]}}}
+
+    @field_validator("cameras")
+    @classmethod
+    def _camera_ids_differ_in_more_than_case(cls, cameras: dict[str, Camera]) -> dict[str, Camera]:
+        _refuse_ids_differing_only_in_case(
+            "camera ids", cameras, "they would be told apart by case alone in image keys and reports"
+        )
+        return cameras
+
+
 class Store(_Strict):
+    # Store ids cannot differ only in case: their alphabet is lower-case.
     devices: dict[DeviceId, Device] = Field(min_length=1)
 
 
@@ -109,17 +224,36 @@ class Deployment(_Strict):
     #: Athena stops a query that would scan more than this.
     athena_bytes_scanned_cutoff_mb: int = Field(default=10_240, ge=10)
 
+    @field_validator("account")
+    @classmethod
+    def _account_needs_a_region(cls, account: str | None, info: ValidationInfo) -> str | None:
+        if account is not None and info.data.get("region") == ANY_REGION:
+            raise ValueError(
+                f'account {account!r} is given with region = "any", which deploys wherever the credentials'
+                " point and ignores the account; name the region, or drop the account"
+            )
+        return account
+
+    @field_validator("stores")
+    @classmethod
+    def _devices_fit_in_one_stack(cls, stores: dict[str, Store]) -> dict[str, Store]:
+        count = sum(len(store.devices) for store in stores.values())
+        if count > MAX_DEVICES_PER_DEPLOYMENT:
+            raise ValueError(
+                f"{count} devices are more than one stack can hold (at most {MAX_DEVICES_PER_DEPLOYMENT}: each"
+                f" device is an IoT thing in the stack, and CloudFormation allows"
+                f" {CLOUDFORMATION_RESOURCES_PER_STACK} resources per stack); split the deployment: move some"
+                " stores to another [deployments.<name>]"
+            )
+        return stores
+
     @model_validator(mode="after")
     def _device_ids_unique_across_stores(self) -> Deployment:
-        owner: dict[str, str] = {}
-        for store_id, store in self.stores.items():
-            for device_id in store.devices:
-                if device_id in owner:
-                    raise ValueError(
-                        f"device id {device_id!r} is listed in stores {owner[device_id]!r} and {store_id!r};"
-                        " a device belongs to exactly one store"
-                    )
-                owner[device_id] = store_id
+        clash = _first_case_clash(
+            (device_id, store_id) for store_id, store in self.stores.items() for device_id in store.devices
+        )
+        if clash:
+            raise ValueError(_device_clash(*clash, "store", "a device belongs to exactly one store"))
         return self
 
     @property
@@ -130,12 +264,18 @@ class Deployment(_Strict):
     def is_environment_agnostic(self) -> bool:
         return self.region == ANY_REGION
 
-    def device_registry(self) -> dict[str, dict[str, str]]:
-        """device_id → {store_id, camera_id, zone}: what the analyzer needs per image."""
+    def device_registry(self) -> dict[str, dict[str, Any]]:
+        """What the analyzer needs per image, keyed by device id (sorted by store, device, camera)::
+
+        {"<device_id>": {"store_id": "<store>", "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
+        """
         return {
-            device_id: {"store_id": store_id, "camera_id": d.camera_id, "zone": d.zone}
+            device_id: {
+                "store_id": store_id,
+                "cameras": {camera_id: {"zone": camera.zone} for camera_id, camera in sorted(device.cameras.items())},
+            }
             for store_id, store in sorted(self.stores.items())
-            for device_id, d in sorted(store.devices.items())
+            for device_id, device in sorted(store.devices.items())
         }
 
 
@@ -143,17 +283,23 @@ class PipelineConfig(_Strict):
     deployments: tuple[Deployment, ...]
 
     @model_validator(mode="after")
+    def _deployment_names_differ_in_more_than_case(self) -> PipelineConfig:
+        _refuse_ids_differing_only_in_case(
+            "deployment names",
+            (d.name for d in self.deployments),
+            "the Glue database and dashboard ids made from a name are lower-case, so the two would collide",
+        )
+        return self
+
+    @model_validator(mode="after")
     def _device_ids_unique_across_deployments(self) -> PipelineConfig:
-        # IoT thing names are unique per account and region: a device id
-        # reused by two deployments would make them fight over one thing.
-        seen: dict[str, str] = {}
-        for d in self.deployments:
-            for device_id in d.device_registry():
-                if device_id in seen:
-                    raise ValueError(
-                        f"device id {device_id!r} is listed in deployments {seen[device_id]!r} and {d.name!r}"
-                    )
-                seen[device_id] = d.name
+        clash = _first_case_clash(
+            (device_id, d.name) for d in self.deployments for store in d.stores.values() for device_id in store.devices
+        )
+        if clash:
+            # IoT thing names are unique per account and region: a device id
+            # reused by two deployments would make them fight over one thing.
+            raise ValueError(_device_clash(*clash, "deployment", "two deployments would fight over one IoT thing"))
         return self
 
 

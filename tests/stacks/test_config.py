@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import ConfigError, load_config, parse_config
-from tests.cdk_apps import PROJECT_ROOT
+from app import build_app
+from contracts.analyze_function import CAMERA_FIELDS, REGISTRY_FIELDS
+from stacks.config import (
+    CLOUDFORMATION_RESOURCES_PER_STACK,
+    MAX_DEVICES_PER_DEPLOYMENT,
+    ConfigError,
+    load_config,
+    parse_config,
+)
+from tests.cdk_apps import PROJECT_ROOT, new_app
 
 GOOD = {
     "deployments": {
@@ -41,12 +49,60 @@ def test_the_demo_config_loads_and_is_environment_agnostic():
     assert demo.stack_name == "ShopperSentiment-demo"
 
 
-def test_device_registry_maps_each_device_to_store_camera_and_zone():
-    (deployment,) = parse_config(GOOD).deployments
-    assert deployment.device_registry() == {
-        "pi-1": {"store_id": "store-1", "camera_id": "door", "zone": "entrance"},
-        "pi-2": {"store_id": "store-2", "camera_id": "till", "zone": "checkout"},
+def test_the_demo_has_a_pi_with_two_cameras_beside_one_camera_pis():
+    (demo,) = load_config(PROJECT_ROOT / "deployments.toml").deployments
+    assert set(demo.stores["store-001"].devices) == {"pi-s001-entrance", "pi-s001-checkout"}
+    (pi,) = demo.stores["store-002"].devices.values()
+    assert {camera_id: camera.zone for camera_id, camera in pi.cameras.items()} == {
+        "entrance": "entrance",
+        "aisle-3": "grocery",
     }
+
+
+def test_a_one_camera_device_written_on_one_line_is_a_device_with_that_camera():
+    (deployment,) = parse_config(GOOD).deployments
+    device = deployment.stores["store-1"].devices["pi-1"]
+    assert list(device.cameras) == ["door"]
+    assert device.cameras["door"].zone == "entrance"
+
+
+def test_a_device_lists_its_cameras_each_with_its_zone():
+    def two_cameras(d):
+        d["stores"]["store-2"]["devices"]["pi-2"] = {
+            "cameras": {"till": {"zone": "checkout"}, "aisle-3": {"zone": "grocery"}}
+        }
+
+    (deployment,) = parse_config(with_change(two_cameras)).deployments
+    cameras = deployment.stores["store-2"].devices["pi-2"].cameras
+    assert {camera_id: camera.zone for camera_id, camera in cameras.items()} == {
+        "till": "checkout",
+        "aisle-3": "grocery",
+    }
+
+
+def test_device_registry_gives_each_device_its_store_and_its_cameras_zones():
+    def shuffled(d):
+        d["stores"] = {
+            "store-2": {"devices": {"pi-2": {"cameras": {"till": {"zone": "checkout"}, "door": {"zone": "entrance"}}}}},
+            "store-1": {
+                "devices": {"pi-9": {"camera_id": "door", "zone": "entrance"}, "pi-1": {"camera_id": "x", "zone": "y"}}
+            },
+        }
+
+    (deployment,) = parse_config(with_change(shuffled)).deployments
+    registry = deployment.device_registry()
+    assert registry == {
+        "pi-1": {"store_id": "store-1", "cameras": {"x": {"zone": "y"}}},
+        "pi-9": {"store_id": "store-1", "cameras": {"door": {"zone": "entrance"}}},
+        "pi-2": {"store_id": "store-2", "cameras": {"door": {"zone": "entrance"}, "till": {"zone": "checkout"}}},
+    }
+    # Sorted by store, device and camera, whatever the order of the file: the
+    # registry is bundled into the function's asset, whose hash it changes.
+    assert list(registry) == ["pi-1", "pi-9", "pi-2"]
+    assert list(registry["pi-2"]["cameras"]) == ["door", "till"]
+    for entry in registry.values():
+        assert tuple(entry) == REGISTRY_FIELDS
+        assert all(tuple(camera) == CAMERA_FIELDS for camera in entry["cameras"].values())
 
 
 ERRORS = [
@@ -102,6 +158,83 @@ ERRORS = [
         "deployment 'eu': field 'stores.store-3.devices': Dictionary should have at least 1 item",
         id="store-without-devices",
     ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"]["pi-1"].update(cameras={"till": {"zone": "checkout"}}),
+        "deployment 'eu': field 'stores.store-1.devices.pi-1': give either a cameras table or camera_id and zone"
+        " (the one-camera short form), not both",
+        id="device-with-both-camera-forms",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"].update({"pi-3": {}}),
+        "deployment 'eu': field 'stores.store-1.devices.pi-3': no cameras: give a cameras table, or camera_id and"
+        " zone for a single camera",
+        id="device-without-cameras",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"]["pi-1"].pop("zone"),
+        "deployment 'eu': field 'stores.store-1.devices.pi-1': the one-camera short form needs both camera_id and"
+        " zone (missing 'zone')",
+        id="short-form-without-zone",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"].update({"pi-3": {"cameras": {}}}),
+        "deployment 'eu': field 'stores.store-1.devices.pi-3.cameras': Dictionary should have at least 1 item",
+        id="empty-cameras-table",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"].update({"pi-3": {"cameras": {"door": {"zone": "z", "fps": 2}}}}),
+        "deployment 'eu': unknown key 'stores.store-1.devices.pi-3.cameras.door.fps'",
+        id="unknown-camera-key",
+    ),
+    pytest.param(
+        lambda d: d.update(region="eu-wset-1"),
+        "deployment 'eu': field 'region': region 'eu-wset-1' is not a region of the aws, aws-cn or aws-us-gov"
+        " partition (did you mean 'eu-west-1'?)",
+        id="region-that-does-not-exist",
+    ),
+    pytest.param(
+        lambda d: d.update(region="any", account="123456789012"),
+        "deployment 'eu': field 'account': account '123456789012' is given with region = \"any\"",
+        id="account-with-any-region",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"].update(
+            {"pi-3": {"cameras": {"Door": {"zone": "a"}, "door": {"zone": "b"}}}}
+        ),
+        "deployment 'eu': field 'stores.store-1.devices.pi-3.cameras': camera ids 'Door' and 'door'"
+        " differ only in case",
+        id="camera-ids-differing-only-in-case",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"]["devices"].update({"PI-1": {"camera_id": "door", "zone": "entrance"}}),
+        "deployment 'eu': device ids 'pi-1' (store 'store-1') and 'PI-1' (store 'store-1') differ only in case",
+        id="device-ids-differing-only-in-case-in-one-store",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-2"]["devices"].update({"Pi-1": {"camera_id": "door", "zone": "entrance"}}),
+        "deployment 'eu': device ids 'pi-1' (store 'store-1') and 'Pi-1' (store 'store-2') differ only in case",
+        id="device-ids-differing-only-in-case-across-stores",
+    ),
+    pytest.param(
+        # The store id alphabet is lower-case, so store ids cannot differ only in case.
+        lambda d: d["stores"].update({"Store-1": {"devices": {"pi-3": {"camera_id": "c", "zone": "z"}}}}),
+        "deployment 'eu': field 'stores': store id 'Store-1' has characters or a length not allowed",
+        id="store-id-in-upper-case",
+    ),
+    pytest.param(
+        lambda d: d["stores"].update(
+            {
+                "store-3": {
+                    "devices": {
+                        f"pi-3-{n}": {"camera_id": "c", "zone": "z"} for n in range(MAX_DEVICES_PER_DEPLOYMENT - 1)
+                    }
+                }
+            }
+        ),
+        f"deployment 'eu': field 'stores': {MAX_DEVICES_PER_DEPLOYMENT + 1} devices are more than one stack can hold"
+        f" (at most {MAX_DEVICES_PER_DEPLOYMENT}:",
+        id="more-devices-than-one-stack-holds",
+    ),
 ]
 
 
@@ -118,6 +251,77 @@ def test_a_device_in_two_deployments_is_refused():
     data["deployments"]["us"] = copy.deepcopy(data["deployments"]["eu"]) | {"region": "us-east-1"}
     with pytest.raises(ConfigError, match="device id 'pi-1' is listed in deployments 'eu' and 'us'"):
         parse_config(data)
+
+
+def test_a_device_id_in_two_deployments_differing_only_in_case_is_refused():
+    data = copy.deepcopy(GOOD)
+    data["deployments"]["us"] = copy.deepcopy(data["deployments"]["eu"]) | {"region": "us-east-1"}
+    data["deployments"]["us"]["stores"] = {"store-9": {"devices": {"PI-2": {"camera_id": "door", "zone": "entrance"}}}}
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(data, source="deployments.toml")
+    assert str(excinfo.value) == (
+        "deployments.toml: config: device ids 'pi-2' (deployment 'eu') and 'PI-2' (deployment 'us') differ only"
+        " in case; a device id (its IoT thing name) must differ from the others in more than case: rename one"
+    )
+
+
+def test_deployment_names_differing_only_in_case_are_refused():
+    data = copy.deepcopy(GOOD)
+    data["deployments"] = {"prod": data["deployments"]["eu"], "Prod": copy.deepcopy(data["deployments"]["eu"])}
+    data["deployments"]["Prod"]["stores"] = {
+        "store-9": {"devices": {"pi-9": {"camera_id": "door", "zone": "entrance"}}}
+    }
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(data, source="deployments.toml")
+    assert str(excinfo.value).startswith(
+        "deployments.toml: config: deployment names 'prod' and 'Prod' differ only in case; the Glue database"
+    )
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "cn-north-1", "us-gov-west-1", "any"])
+def test_a_region_of_each_partition_or_any_is_accepted(region):
+    (deployment,) = parse_config(with_change(lambda d: d.update(region=region))).deployments
+    assert deployment.region == region
+
+
+def test_as_many_devices_as_one_stack_holds_are_accepted():
+    def full(d):
+        d["stores"]["store-1"]["devices"] = {
+            f"pi-1-{n}": {"camera_id": "c", "zone": "z"} for n in range(MAX_DEVICES_PER_DEPLOYMENT - 1)
+        }
+
+    (deployment,) = parse_config(with_change(full)).deployments
+    assert len(deployment.device_registry()) == MAX_DEVICES_PER_DEPLOYMENT
+
+
+def test_the_device_maximum_fits_in_one_stack_beside_the_stacks_own_resources(tmp_path: Path):
+    """MAX_DEVICES_PER_DEPLOYMENT, checked against synthesized templates rather than a count by hand."""
+
+    def deployment(devices: dict) -> dict:
+        return {"region": "any", "retention_days": 30, "rekognition_tps": 5, "stores": {"s1": {"devices": devices}}}
+
+    config = parse_config(
+        {
+            "deployments": {
+                "one": deployment({"pi-a": {"camera_id": "door", "zone": "entrance"}}),
+                "two": deployment(
+                    {
+                        "pi-b": {"camera_id": "door", "zone": "entrance"},
+                        "pi-c": {"cameras": {"till": {"zone": "checkout"}, "aisle": {"zone": "grocery"}}},
+                    }
+                ),
+            }
+        }
+    )
+    assembly = build_app(new_app(tmp_path), config).synth()
+    one, two = (assembly.get_stack_by_name(f"ShopperSentiment-{name}").template["Resources"] for name in ("one", "two"))
+    per_device = len(two) - len(one)
+    assert per_device == 1, "a device (whatever its cameras) should add exactly its IoT thing to the stack"
+    fixed = len(one) - per_device
+    assert fixed + MAX_DEVICES_PER_DEPLOYMENT * per_device <= CLOUDFORMATION_RESOURCES_PER_STACK, (
+        f"the stack has {fixed} resources of its own: lower MAX_DEVICES_PER_DEPLOYMENT to at most"
+        f" {CLOUDFORMATION_RESOURCES_PER_STACK - fixed}"
+    )
 
 
 def test_an_empty_or_unknown_top_level_config_is_refused():
