@@ -55,7 +55,11 @@ def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
                 env=env,
                 description=f"Shopper Sentiment QuickSight dashboard for deployment {deployment.name}",
             )
-            dashboard.add_stack_dependency(pipeline, "reads the pipeline's Athena workgroup and Glue table")
+            dashboard.add_stack_dependency(
+                pipeline,
+                "queries the pipeline's Athena workgroup and Glue table with the QuickSight service role "
+                "the pipeline grants",
+            )
     # cdk-nag 3: rules run as a synth-time validation; any unacknowledged
     # finding fails the synth with the rule and the resource named.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

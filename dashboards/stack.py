@@ -10,6 +10,9 @@ is never imported.
 
 Names the stack relies on are the deterministic ones ``PipelineStack`` gives
 its workgroup and Glue database, so no cross-stack exports tie the two.
+QuickSight runs the dataset's queries as its service role, which this stack
+does not touch: the pipeline stack grants it (``stacks.quicksight_access``)
+and is deployed first, so the first SPICE refresh is already allowed.
 """
 
 from __future__ import annotations

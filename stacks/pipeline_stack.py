@@ -1,21 +1,49 @@
-"""PipelineStack: one deployment (a region or a single store) = the three tiers."""
+"""PipelineStack: one deployment (a region or a single store) = the three tiers.
+
+Its outputs, keyed by contracts/outputs.py, name what operators and their
+tools need (buckets, workgroup, role alias, the credentials-endpoint lookup),
+so nobody digs in the console for a generated name.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from constructs import Construct
 
+from contracts import outputs
 from stacks.analytics import AnalyticsTier
 from stacks.config import Deployment
 from stacks.ingest import IngestTier
 from stacks.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
+from stacks.quicksight_access import QUICKSIGHT_SERVICE_ROLE_NAME, QuickSightToAthena
 from stacks.storage import access_log_bucket
+
+#: What each output (contracts/outputs.py) is, as `aws cloudformation describe-stacks` shows it.
+OUTPUT_DESCRIPTIONS = {
+    outputs.SOURCE_BUCKET: "Source bucket: edge devices upload stills under incoming/<device id>/",
+    outputs.CURATED_BUCKET: "Curated bucket: Parquet face records under faces/ (the Glue faces table)",
+    outputs.ATHENA_WORKGROUP: "Athena workgroup to query the faces table in (results encrypted, scan limit enforced)",
+    outputs.ATHENA_RESULTS_BUCKET: "Bucket where the Athena workgroup writes query results (under results/)",
+    outputs.EDGE_ROLE_ALIAS: "IoT role alias through which edge devices trade their certificate for upload credentials",
+    outputs.CREDENTIALS_ENDPOINT_COMMAND: "AWS CLI command that prints the IoT credentials-provider endpoint the "
+    "edge devices call (one per account and region)",
+}
+#: The AWS CLI call that prints the credentials-provider endpoint (CloudFormation has no attribute for it).
+CREDENTIALS_ENDPOINT_LOOKUP = "aws iot describe-endpoint --endpoint-type iot:CredentialProvider"
 
 
 class PipelineStack(Stack):
-    """Composes IngestTier → ProcessTier → AnalyticsTier for one deployment."""
+    """Composes IngestTier → ProcessTier → AnalyticsTier for one deployment.
+
+    With a QuickSight principal in the deployment it also grants QuickSight's
+    service role (``quicksight_service_role_name``) what the dashboard's
+    queries need (``QuickSightToAthena``).
+
+    Attributes: ``ingest``, ``analytics``, ``process``, ``quicksight_access``
+    (``None`` without a QuickSight principal).
+    """
 
     def __init__(
         self,
@@ -24,6 +52,7 @@ class PipelineStack(Stack):
         *,
         deployment: Deployment,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        quicksight_service_role_name: str = QUICKSIGHT_SERVICE_ROLE_NAME,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -73,3 +102,31 @@ class PipelineStack(Stack):
             timeout=function_timeout,
             removal_policy=removal_policy,
         )
+        self.quicksight_access: QuickSightToAthena | None = None
+        if deployment.quicksight_principal_arn:
+            # Granted here, with the buckets, so the dashboard stack (deployed
+            # after this one) finds its first SPICE refresh allowed.
+            self.quicksight_access = QuickSightToAthena(
+                self,
+                "QuickSightAccess",
+                workgroup=self.analytics.workgroup,
+                faces_table=self.analytics.table,
+                curated_bucket=self.analytics.curated_bucket,
+                results_bucket=self.analytics.results_bucket,
+                role_name=quicksight_service_role_name,
+            )
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
+        values = {
+            outputs.SOURCE_BUCKET: self.ingest.source_bucket.bucket_name,
+            outputs.CURATED_BUCKET: self.analytics.curated_bucket.bucket_name,
+            outputs.ATHENA_WORKGROUP: self.analytics.workgroup.ref,
+            outputs.ATHENA_RESULTS_BUCKET: self.analytics.results_bucket.bucket_name,
+            outputs.EDGE_ROLE_ALIAS: self.ingest.role_alias.ref,
+            # The region token makes the command right for environment-agnostic stacks too.
+            outputs.CREDENTIALS_ENDPOINT_COMMAND: f"{CREDENTIALS_ENDPOINT_LOOKUP} --region {self.region}",
+        }
+        # Declared on the stack itself so each logical id (the OutputKey) is exactly its key.
+        for key, value in values.items():
+            CfnOutput(self, key, value=value, description=OUTPUT_DESCRIPTIONS[key])

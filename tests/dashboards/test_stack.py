@@ -14,6 +14,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from app import build_app
 from dashboards.quicksight.validation import validate_request
 from stacks.config import parse_config
+from stacks.quicksight_access import QUICKSIGHT_SERVICE_ROLE_NAME
 from tests.cdk_apps import new_app
 
 PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
@@ -60,6 +61,20 @@ def resources(template: dict, kind: str) -> list[dict]:
 def test_dashboard_stack_deploys_after_its_pipeline(assembly):
     dashboard = stack_named(assembly, "ShopperSentiment-qs-Dashboard")
     assert "ShopperSentiment-qs" in [d.id for d in dashboard.dependencies]
+
+
+def test_the_pipeline_it_depends_on_grants_the_quicksight_service_role_its_queries(assembly):
+    # The grant lives in the pipeline stack, deployed first, so the first SPICE refresh is allowed.
+    pipeline = stack_named(assembly, "ShopperSentiment-qs").template
+    (workgroup_id,) = [k for k, r in pipeline["Resources"].items() if r["Type"] == "AWS::Athena::WorkGroup"]
+    granted = [
+        r["Properties"]
+        for r in pipeline["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [QUICKSIGHT_SERVICE_ROLE_NAME]
+    ]
+    (policy,) = granted
+    (query,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "QueryThroughWorkgroup"]
+    assert {"Ref": workgroup_id} in query["Resource"]["Fn::Join"][1]
 
 
 def test_data_source_is_athena_on_the_pipeline_workgroup(assembly, template):
@@ -134,8 +149,9 @@ def test_dashboard_has_the_original_visuals_and_controls(template):
     assert sheet.get("FilterControls") or sheet.get("ParameterControls")
 
 
-def test_dashboard_template_passes_cfn_lint(assembly, tmp_path):
-    stack = stack_named(assembly, "ShopperSentiment-qs-Dashboard")
+@pytest.mark.parametrize("stack_name", ["ShopperSentiment-qs-Dashboard", "ShopperSentiment-qs"])
+def test_dashboard_and_its_pipeline_templates_pass_cfn_lint(assembly, stack_name):
+    stack = stack_named(assembly, stack_name)
     path = Path(assembly.directory) / stack.template_file
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--", str(path)],

@@ -10,16 +10,18 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.matchers import path_type
 
 from app import build_app
+from contracts import outputs
 from stacks.analytics import PROJECTION_LOCATION_SUFFIX
 from stacks.config import parse_config
 from stacks.pipeline_stack import PipelineStack
 from stacks.process import FIREHOSE_DATA_PREFIX
+from stacks.quicksight_access import QUICKSIGHT_SERVICE_ROLE_NAME
 from tests.cdk_apps import new_app
 
 LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -86,7 +88,7 @@ def test_demo_deployment_is_environment_agnostic(demo_stack):
     assert cdk.Token.is_unresolved(demo_stack.account)
 
 
-def test_a_deployment_with_a_region_and_account_is_pinned_to_them():
+def pinned_eu_stack() -> cdk.Stack:
     config = parse_config(
         {
             "deployments": {
@@ -100,8 +102,11 @@ def test_a_deployment_with_a_region_and_account_is_pinned_to_them():
             }
         }
     )
-    app = build_app(new_app(), config)
-    stack = app.node.find_child("ShopperSentiment-eu")
+    return build_app(new_app(), config).node.find_child("ShopperSentiment-eu")
+
+
+def test_a_deployment_with_a_region_and_account_is_pinned_to_them():
+    stack = pinned_eu_stack()
     assert stack.region == "eu-west-1"
     assert stack.account == "123456789012"
 
@@ -146,3 +151,59 @@ def test_glue_location_template_is_the_firehose_prefix_with_projection_variables
         "!{partitionKeyFromQuery:dt}", "${dt}"
     )
     assert template == PROJECTION_LOCATION_SUFFIX == "faces/store_id=${store_id}/dt=${dt}/"
+
+
+def logical_ref(stack: cdk.Stack, construct) -> dict:
+    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+    return {"Ref": stack.get_logical_id(element)}
+
+
+@pytest.mark.parametrize("key", outputs.ALL)
+def test_every_output_key_of_the_contract_is_a_described_stack_output(demo_template, key):
+    # The logical id is the key itself: DescribeStacks reports it as the OutputKey tools look up.
+    demo_template.has_output(key, {"Value": Match.any_value(), "Description": Match.string_like_regexp(".{20,}")})
+
+
+@pytest.mark.parametrize(
+    ("key", "resource"),
+    [
+        (outputs.SOURCE_BUCKET, lambda stack: stack.ingest.source_bucket),
+        (outputs.CURATED_BUCKET, lambda stack: stack.analytics.curated_bucket),
+        (outputs.ATHENA_WORKGROUP, lambda stack: stack.analytics.workgroup),
+        (outputs.ATHENA_RESULTS_BUCKET, lambda stack: stack.analytics.results_bucket),
+        (outputs.EDGE_ROLE_ALIAS, lambda stack: stack.ingest.role_alias),
+    ],
+)
+def test_each_name_output_refers_to_its_resource(demo_stack, demo_template, key, resource):
+    # Ref of each of these resource types is its name (bucket, workgroup, role alias).
+    demo_template.has_output(key, {"Value": logical_ref(demo_stack, resource(demo_stack))})
+
+
+def test_credentials_endpoint_output_is_the_describe_endpoint_command_for_the_stack_region(demo_template):
+    demo_template.has_output(
+        outputs.CREDENTIALS_ENDPOINT_COMMAND,
+        {
+            "Value": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "aws iot describe-endpoint --endpoint-type iot:CredentialProvider --region ",
+                        {"Ref": "AWS::Region"},
+                    ],
+                ]
+            }
+        },
+    )
+
+
+def test_a_pinned_deployment_outputs_the_command_with_its_region():
+    Template.from_stack(pinned_eu_stack()).has_output(
+        outputs.CREDENTIALS_ENDPOINT_COMMAND,
+        {"Value": "aws iot describe-endpoint --endpoint-type iot:CredentialProvider --region eu-west-1"},
+    )
+
+
+def test_no_quicksight_grant_without_a_quicksight_principal(demo_stack, demo_template):
+    assert demo_stack.quicksight_access is None
+    roles = [p["Properties"].get("Roles", []) for p in demo_template.find_resources("AWS::IAM::Policy").values()]
+    assert not any(QUICKSIGHT_SERVICE_ROLE_NAME in r for r in roles)
