@@ -62,6 +62,14 @@ def local_aws_environment(endpoint: str | None, region: str = "us-east-1") -> di
     return environment
 
 
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 class IntegrityChecks:
     """WSGI middleware: S3's Content-MD5 and SHA-256 checks on PUT bodies, in front of moto."""
 
@@ -116,6 +124,10 @@ class MotoServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MotoServer:
+        # Another server on the port would answer the readiness check below and
+        # pass for this one, while this one's process dies on the taken port.
+        if _listening(self.port):
+            raise RuntimeError(f"127.0.0.1:{self.port} is already in use; moto's server did not start there")
         output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(  # noqa: S603 - this file, with the running interpreter

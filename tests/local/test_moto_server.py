@@ -33,3 +33,13 @@ def test_moto_server_refuses_a_body_that_does_not_match_its_digest_like_s3():
         assert server.rejections() == ["/local-bucket/k"]
         assert s3.get_object(Bucket="local-bucket", Key="k")["Body"].read() == body
     assert server.process is None
+
+
+@pytest.mark.slow
+def test_a_port_already_taken_is_reported_not_mistaken_for_the_new_server(tmp_path):
+    with MotoServer() as running:
+        # The port is taken: the first server must not pass for the second one.
+        second = MotoServer(running.port, log_path=tmp_path / "moto.log", start_timeout=20)
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{running.port} is already in use"):
+            second.start()
+        assert second.process is None
