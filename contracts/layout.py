@@ -50,6 +50,8 @@ QUARANTINE_PREFIX = "quarantine/"
 DATA_PREFIX = "faces"
 #: Where Firehose writes records that failed format conversion.
 ERROR_PREFIX = "errors/"
+#: Where the Athena workgroup writes query results in its results bucket.
+ATHENA_RESULTS_PREFIX = "results/"
 #: Partition folders in this order under DATA_PREFIX (the Glue partition keys).
 PARTITION_NAMES = ("store_id", "dt")
 

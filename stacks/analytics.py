@@ -34,7 +34,7 @@ from constructs import Construct
 
 from contracts import schema
 from contracts.catalogue import CATALOGUE, NamedQuery
-from contracts.layout import DATA_PREFIX, partition_prefix
+from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, partition_prefix
 from stacks.storage import access_log_bucket, secure_bucket
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
@@ -43,9 +43,6 @@ QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
 #: writes (both come from contracts.layout.partition_prefix).
 PROJECTION_LOCATION_SUFFIX = partition_prefix("${store_id}", "${dt}")
 
-#: Where the workgroup writes query results in the results bucket (QuickSight
-#: included: it queries through the workgroup with its own role).
-RESULTS_PREFIX = "results/"
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -215,7 +212,7 @@ class AnalyticsTier(Construct):
                     selected_engine_version="Athena engine version 3"
                 ),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{self.results_bucket.bucket_name}/{RESULTS_PREFIX}",
+                    output_location=f"s3://{self.results_bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
                         encryption_option="SSE_S3"
                     ),

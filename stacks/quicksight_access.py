@@ -19,7 +19,7 @@ Defaults: ``role_name`` is ``aws-quicksight-service-role-v0``, the role
 QuickSight creates when the account subscribes (an account that passed its
 own role to QuickSight gives that role's name, without its path);
 ``data_prefix`` is contracts/layout.py's ``DATA_PREFIX``; ``results_prefix``
-is the workgroup's (``stacks.analytics.RESULTS_PREFIX``).
+is the workgroup's (contracts/layout.py's ``ATHENA_RESULTS_PREFIX``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contracts.layout import DATA_PREFIX
-from stacks.analytics import RESULTS_PREFIX
+from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX
 from stacks.nag import acknowledge, finding
 
 #: The service role a QuickSight subscription creates in the account.
@@ -64,7 +63,7 @@ class QuickSightToAthena(Construct):
         results_bucket: s3.IBucket,
         role_name: str = QUICKSIGHT_SERVICE_ROLE_NAME,
         data_prefix: str = DATA_PREFIX,
-        results_prefix: str = RESULTS_PREFIX,
+        results_prefix: str = ATHENA_RESULTS_PREFIX,
     ) -> None:
         super().__init__(scope, id_)
         if not _ROLE_NAME.fullmatch(role_name):
