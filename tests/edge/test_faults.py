@@ -219,6 +219,13 @@ def _start_agent_process(config_path: Path, log: Path) -> subprocess.Popen[bytes
     )
 
 
+def _started_count(log: Path) -> int:
+    """How many runs of the agent have logged their start (their signal handlers are in place)."""
+    if not log.exists():
+        return 0
+    return sum(1 for entry in json_log_events(log.read_text()) if entry.get("event") == "started")
+
+
 def test_sigkill_mid_run_then_restart_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, bucket: Bucket, s3_endpoint: S3Endpoint
 ) -> None:
@@ -248,8 +255,12 @@ def test_sigkill_mid_run_then_restart_loses_nothing_and_duplicates_nothing(
             agent.wait(10)
         kills += 1
     writer_done.wait(30)
+    started_before = _started_count(log)
     agent = _start_agent_process(config_path, log)
     try:
+        # SIGTERM is handled once the agent has started; the earlier runs may
+        # already have drained the spool, so wait for the start, not only the drain.
+        wait_until(lambda: _started_count(log) > started_before, 30, message="agent to start")
         wait_until(lambda: not list(spool.glob("*.jpg")), 60, message="spool to drain after restarts")
     finally:
         agent.send_signal(signal.SIGTERM)
