@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -96,8 +96,14 @@ def publish(metrics: Metrics, tally: MetricTally) -> None:
             metric.add_dimension(name=dimension, value=dimension_value)
 
 
-def create_handler(settings: Settings, clients: Clients) -> Handler:
-    """A handler on these clients, with its own idempotency config and persistence layer."""
+def create_handler(
+    settings: Settings, clients: Clients, *, thread_pool: Callable[..., Executor] = ThreadPoolExecutor
+) -> Handler:
+    """A handler on these clients, with its own idempotency config and persistence layer.
+
+    ``thread_pool`` makes each invocation's pool of analysis threads; a
+    simulation passes one whose threads wait in simulated time.
+    """
     logger = Logger()
     metrics = Metrics()
     # Every failure, even of the whole batch, is reported per message: one code path.
@@ -147,7 +153,7 @@ def create_handler(settings: Settings, clients: Clients) -> Handler:
         try:
             plans = plan_batch(event["Records"], tally, logger)
             invocation = Invocation()
-            with ThreadPoolExecutor(max_workers=settings.analyze_threads, thread_name_prefix="analyze") as pool:
+            with thread_pool(max_workers=settings.analyze_threads, thread_name_prefix="analyze") as pool:
                 outcomes = stage_images(plans, pool, context, tally, stage=triage.stage, logger=logger)
                 # The context-manager form of BatchProcessor (rather than
                 # process_partial_response) leaves room for phase 2, which works
