@@ -5,9 +5,11 @@ Defaults:
 - The analyze Lambda: Python 3.14 on arm64 (cheapest per ms), code from
   lambdas/analyze_image/ as a plain asset plus the deployment's device
   registry as a JSON file (the asset's hash covers both, so each deployment
-  ships its own and a fleet change reaches the function), Powertools for AWS Lambda from its public layer
-  (resolved through the Powertools public SSM parameter for exactly
-  ``POWERTOOLS_VERSION``, the release tests run against), its own log group
+  ships its own and a fleet change reaches the function); its pinned
+  dependencies (Powertools for AWS Lambda and what it needs, from the
+  handler folder's ``requirements.txt``) installed for the runtime at synth
+  and shipped as a layer of the stack's own (``lambda_dependencies``), so a
+  deploy looks nothing up in any region or partition; its own log group
   with a retention, its own role with least privilege:
   rekognition:DetectFaces; read and delete under ``incoming/`` of the source
   bucket only; write to the archive bucket; firehose:PutRecordBatch on this
@@ -58,18 +60,19 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from contracts import analyze_function as fn_env
 from contracts.layout import DATA_PREFIX, ERROR_PREFIX, INCOMING_PREFIX, partition_prefix
 from stacks.cfn import depends_on_only
+from stacks.lambda_dependencies import LambdaTarget, build_dependencies, dependencies_hash
 from stacks.nag import acknowledge, finding
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "analyze_image"
-#: Keep in step with aws-lambda-powertools in requirements-dev.txt (a test checks).
-POWERTOOLS_VERSION = "3.37.0"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
+#: The function's pinned dependencies, in the handler folder (not shipped with the code).
+REQUIREMENTS_FILE_NAME = "requirements.txt"
 #: Assumed DetectFaces calls one analysis thread makes per second (≥ 0.5 s per
 #: image end to end: DetectFaces, then its share of delivery and archiving).
 CALLS_PER_SECOND_PER_THREAD = 2
@@ -113,15 +116,8 @@ def parallelism_for(rekognition_tps: int) -> tuple[int, int]:
     return workers, threads
 
 
-_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache")
-
-
-def powertools_layer_parameter(runtime: lambda_.Runtime = LAMBDA_RUNTIME, version: str = POWERTOOLS_VERSION) -> str:
-    """The public SSM parameter Powertools publishes per release, arch and Python version.
-
-    https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer (SSM Parameter Store)
-    """
-    return f"/aws/service/powertools/python/arm64/{runtime.name}/{version}"
+_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache", REQUIREMENTS_FILE_NAME)
+LAMBDA_TARGET = LambdaTarget.for_runtime(LAMBDA_RUNTIME.name, LAMBDA_ARCHITECTURE.name)
 
 
 def handler_asset_hash(source: Path, registry_json: str) -> str:
@@ -183,7 +179,7 @@ class ProcessTier(Construct):
     """Analyze Lambda fed by SQS, idempotency table, Firehose to Parquet.
 
     Attributes: ``function``, ``role``, ``event_source``,
-    ``idempotency_table``, ``delivery_stream``, ``max_concurrency``,
+    ``dependencies`` (the layer), ``idempotency_table``, ``delivery_stream``, ``max_concurrency``,
     ``analyze_threads``.
     """
 
@@ -261,13 +257,25 @@ class ProcessTier(Construct):
         self._grant_least_privilege(source_bucket, archive_bucket, log_group)
 
         registry_json = json.dumps(device_registry, sort_keys=True, separators=(",", ":"))
-        powertools_arn = ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter())
+        requirements = handler_dir / REQUIREMENTS_FILE_NAME
+        self.dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            description=f"The analyze function's pinned dependencies ({LAMBDA_TARGET.describe()})",
+            code=lambda_.Code.from_asset(
+                str(build_dependencies(requirements, LAMBDA_TARGET)),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=dependencies_hash(requirements, LAMBDA_TARGET),
+            ),
+            compatible_runtimes=[LAMBDA_RUNTIME],
+            compatible_architectures=[LAMBDA_ARCHITECTURE],
+        )
         self.function = lambda_.Function(
             self,
             "Analyze",
             description="Rekognition DetectFaces on each uploaded image; one Parquet row per face",
             runtime=LAMBDA_RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=LAMBDA_ARCHITECTURE,
             handler="app.handler",
             code=lambda_.Code.from_asset(
                 str(handler_dir),
@@ -279,7 +287,7 @@ class ProcessTier(Construct):
                     local=_HandlerWithRegistry(handler_dir, registry_json),
                 ),
             ),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn)],
+            layers=[self.dependencies],
             role=self.role,
             log_group=log_group,
             timeout=timeout,

@@ -18,7 +18,6 @@ from contracts.analyze_function import REGISTRY_FILE_NAME
 from stacks.config import parse_config
 from stacks.process import (
     CALLS_PER_SECOND_PER_THREAD,
-    POWERTOOLS_VERSION,
     ProcessTier,
     handler_asset_hash,
     parallelism_for,
@@ -60,23 +59,22 @@ def ref(stack: cdk.Stack, construct) -> str:
     return stack.get_logical_id(element)
 
 
-def test_analyze_function_is_arm64_python_with_powertools_from_its_public_layer(process):
+def test_analyze_function_is_arm64_python_with_its_dependencies_in_a_layer_of_its_own(process):
     stack, tier, template, _ = process
-    fn = template.to_json()["Resources"][ref(stack, tier.function)]["Properties"]
+    resources = template.to_json()["Resources"]
+    fn = resources[ref(stack, tier.function)]["Properties"]
     assert fn["Architectures"] == ["arm64"]
     assert fn["Handler"] == "app.handler"
     major, minor = map(int, re.fullmatch(r"python(\d)\.(\d+)", fn["Runtime"]).groups())
     assert (major, minor) >= (3, 12)
-    (layer,) = fn["Layers"]
-    parameter = template.to_json()["Parameters"][layer["Ref"]]
-    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
-    runtime = fn["Runtime"]  # e.g. python3.14, as in Powertools' parameter path
-    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/{runtime}/{POWERTOOLS_VERSION}"
-
-
-def test_powertools_layer_version_matches_the_version_tests_run_against():
-    pins = (PROJECT_ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
-    assert f"aws-lambda-powertools=={POWERTOOLS_VERSION}" in pins
+    assert fn["Layers"] == [{"Ref": ref(stack, tier.dependencies)}]
+    layer = resources[ref(stack, tier.dependencies)]["Properties"]
+    assert layer["CompatibleRuntimes"] == [fn["Runtime"]]
+    assert layer["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Content"]["S3Key"].endswith(".zip")  # an asset of the stack, not a public ARN
+    # Nothing public is resolved at deploy time (Powertools' layer lookup was /aws/service/powertools/...).
+    parameters = template.to_json().get("Parameters", {}).values()
+    assert not [p for p in parameters if "SSM" in p["Type"] and not p["Default"].startswith("/cdk-bootstrap/")]
 
 
 def test_function_environment_names_its_resources(process):
