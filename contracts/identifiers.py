@@ -21,6 +21,9 @@ LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 STACK_NAME_PREFIX = "ShopperSentiment"
 #: Suffix of the edge fleet's IoT role alias and IoT policy after the stack name.
 EDGE_NAME_SUFFIX = "-edge"
+#: The service role a QuickSight subscription creates in the account (the
+#: config's ``quicksight_service_role`` names another).
+QUICKSIGHT_SERVICE_ROLE_NAME = "aws-quicksight-service-role-v0"
 
 
 def stack_name(deployment: str) -> str:

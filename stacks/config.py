@@ -120,6 +120,8 @@ QuickSightPrincipal = Annotated[
         )
     ),
 ]
+#: IAM's role name alphabet and length (a name, not an ARN or a path).
+IamRoleName = Annotated[str, AfterValidator(_matching(r"[\w+=,.@-]{1,64}", "IAM role name"))]
 
 
 class _Strict(BaseModel):
@@ -216,6 +218,9 @@ class Deployment(_Strict):
     retention_days: int = Field(ge=1, le=3650)
     rekognition_tps: int = Field(ge=1, le=1000)
     quicksight_principal_arn: QuickSightPrincipal | None = None
+    #: The role QuickSight reads Athena and S3 with; the stack grants it what the
+    #: dashboard needs. Set it when the subscription uses a custom role.
+    quicksight_service_role: IamRoleName | None = None
     #: SPICE (daily refresh, no Athena cost per view) or DIRECT_QUERY.
     quicksight_import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
     #: Faces under these floors are dropped by the analyzer (and counted).
@@ -233,6 +238,20 @@ class Deployment(_Strict):
                 " point and ignores the account; name the region, or drop the account"
             )
         return account
+
+    @field_validator("quicksight_service_role")
+    @classmethod
+    def _service_role_needs_a_principal(cls, role: str | None, info: ValidationInfo) -> str | None:
+        if role is not None and not info.data.get("quicksight_principal_arn"):
+            raise ValueError(
+                f"quicksight_service_role {role!r} is given without quicksight_principal_arn: with no dashboard"
+                " there is nothing to grant it; add the principal, or drop the role"
+            )
+        return role
+
+    @property
+    def quicksight_service_role_name(self) -> str:
+        return self.quicksight_service_role or identifiers.QUICKSIGHT_SERVICE_ROLE_NAME
 
     @field_validator("stores")
     @classmethod

@@ -17,7 +17,7 @@ from stacks.analytics import AnalyticsTier
 from stacks.config import Deployment
 from stacks.ingest import IngestTier
 from stacks.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
-from stacks.quicksight_access import QUICKSIGHT_SERVICE_ROLE_NAME, QuickSightToAthena
+from stacks.quicksight_access import QuickSightToAthena
 from stacks.storage import access_log_bucket
 
 #: What each output (contracts/outputs.py) is, as `aws cloudformation describe-stacks` shows it.
@@ -38,7 +38,7 @@ class PipelineStack(Stack):
     """Composes IngestTier → ProcessTier → AnalyticsTier for one deployment.
 
     With a QuickSight principal in the deployment it also grants QuickSight's
-    service role (``quicksight_service_role_name``) what the dashboard's
+    service role (the deployment's ``quicksight_service_role``) what the dashboard's
     queries need (``QuickSightToAthena``).
 
     Attributes: ``ingest``, ``analytics``, ``process``, ``quicksight_access``
@@ -52,7 +52,6 @@ class PipelineStack(Stack):
         *,
         deployment: Deployment,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        quicksight_service_role_name: str = QUICKSIGHT_SERVICE_ROLE_NAME,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -113,7 +112,7 @@ class PipelineStack(Stack):
                 faces_table=self.analytics.table,
                 curated_bucket=self.analytics.curated_bucket,
                 results_bucket=self.analytics.results_bucket,
-                role_name=quicksight_service_role_name,
+                role_name=deployment.quicksight_service_role_name,
             )
         self._add_outputs()
 

@@ -33,11 +33,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
 from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX
 from stacks.nag import acknowledge, finding
-
-#: The service role a QuickSight subscription creates in the account.
-QUICKSIGHT_SERVICE_ROLE_NAME = "aws-quicksight-service-role-v0"
 
 #: The Glue Data Catalog as Athena names it (the only catalog the pipeline uses).
 ATHENA_DATA_CATALOG = "AwsDataCatalog"

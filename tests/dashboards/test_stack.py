@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from app import build_app
+from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
 from dashboards.quicksight.validation import validate_request
 from stacks.config import parse_config
-from stacks.quicksight_access import QUICKSIGHT_SERVICE_ROLE_NAME
 from tests.cdk_apps import new_app
 
 PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
@@ -75,6 +76,14 @@ def test_the_pipeline_it_depends_on_grants_the_quicksight_service_role_its_queri
     (policy,) = granted
     (query,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "QueryThroughWorkgroup"]
     assert {"Ref": workgroup_id} in query["Resource"]["Fn::Join"][1]
+
+
+def test_a_custom_quicksight_service_role_from_the_config_is_the_one_granted():
+    app = build_app(new_app(), config(quicksight_service_role="qs-custom-role"))
+    pipeline = Template.from_stack(app.node.find_child("ShopperSentiment-qs"))
+    roles = [p["Properties"]["Roles"] for p in pipeline.find_resources("AWS::IAM::Policy").values()]
+    assert ["qs-custom-role"] in roles
+    assert [QUICKSIGHT_SERVICE_ROLE_NAME] not in roles
 
 
 def test_data_source_is_athena_on_the_pipeline_workgroup(assembly, template):

@@ -198,6 +198,21 @@ ERRORS = [
         id="account-with-any-region",
     ),
     pytest.param(
+        lambda d: d.update(quicksight_service_role="my-quicksight-role"),
+        "deployment 'eu': field 'quicksight_service_role': quicksight_service_role 'my-quicksight-role' is given"
+        " without quicksight_principal_arn",
+        id="quicksight-role-without-a-dashboard",
+    ),
+    pytest.param(
+        lambda d: d.update(
+            quicksight_principal_arn="arn:aws:quicksight:us-east-1:123456789012:user/default/analyst",
+            quicksight_service_role="arn:aws:iam::123456789012:role/service-role/qs",
+        ),
+        "deployment 'eu': field 'quicksight_service_role': IAM role name"
+        " 'arn:aws:iam::123456789012:role/service-role/qs' has characters or a length not allowed",
+        id="quicksight-role-as-an-arn",
+    ),
+    pytest.param(
         lambda d: d["stores"]["store-1"]["devices"].update(
             {"pi-3": {"cameras": {"Door": {"zone": "a"}, "door": {"zone": "b"}}}}
         ),
