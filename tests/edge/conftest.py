@@ -183,8 +183,20 @@ def noisy_jpeg(seed: int, size: tuple[int, int] = (160, 120), quality: int = 85)
     return out.getvalue()
 
 
-def scene_jpeg(shift: int = 0, noise_seed: int = 0, size: tuple[int, int] = (320, 240)) -> bytes:
-    """A smooth scene (gradient + a block); small `shift`/noise keeps it a near duplicate."""
+def scene_jpeg(
+    shift: int = 0,
+    noise_seed: int = 0,
+    size: tuple[int, int] = (320, 240),
+    *,
+    people: tuple[tuple[int, int], ...] = (),
+    gain: float = 1.0,
+) -> bytes:
+    """A smooth scene (gradient + a block); small `shift`/noise keeps it a near duplicate.
+
+    ``people``: (x, y) of the feet of small standing figures (12 x 40 pixels, a
+    shopper a few metres from the camera); ``gain``: the scene's brightness
+    (a light dimming, the camera's exposure).
+    """
     rng = random.Random(noise_seed)
     image = Image.new("L", size)
     pixels = image.load()
@@ -194,7 +206,10 @@ def scene_jpeg(shift: int = 0, noise_seed: int = 0, size: tuple[int, int] = (320
             base = (x * 255) // size[0]
             if 100 + shift <= x < 180 + shift and 60 <= y < 160:
                 base = 255 - base
-            pixels[x, y] = max(0, min(255, base + rng.randint(-3, 3)))
+            for px, py in people:
+                if px - 6 <= x < px + 6 and py - 40 <= y < py:
+                    base = 40 if base > 128 else 215
+            pixels[x, y] = max(0, min(255, round(base * gain) + rng.randint(-3, 3)))
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=90)
     return out.getvalue()
@@ -258,7 +273,6 @@ state_dir = "{state}"
 [thinning]
 enabled = {"true" if thinning else "false"}
 window_seconds = 10
-max_distance = 6
 
 [jpeg]
 min_bytes = 100

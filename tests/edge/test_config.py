@@ -93,6 +93,21 @@ def test_a_bad_camera_setting_is_refused_naming_the_key(raw: dict[str, Any], fie
 def test_defaults_are_the_documented_ones() -> None:
     config = parse_config(minimal(), base_dir=Path("/etc/shopper-edge"))
     assert config.thinning.enabled and config.thinning.window_seconds == 10
+    assert (config.thinning.grid_columns, config.thinning.grid_rows, config.thinning.cell_threshold) == (32, 24, 6.0)
+    assert config.spool.min_free_bytes == 128 * 1024 * 1024
+    assert config.clock.max_ahead_seconds == 300
+    assert config.clock.check is False  # credentials.mode "default": a development machine
+
+
+def test_the_clock_check_is_on_for_a_shop_device_with_iot_credentials() -> None:
+    assert load_config(EXAMPLE).clock.check is True
+
+
+def test_the_old_dhash_distance_is_accepted_ignored_and_named_as_deprecated() -> None:
+    config = parse_config(minimal(thinning={"max_distance": 6}), base_dir=Path("/etc/shopper-edge"))
+    assert "thinning.max_distance" in config.deprecated
+    assert "thinning.cell_threshold" in config.deprecated["thinning.max_distance"]
+    assert parse_config(minimal(), base_dir=Path("/etc/shopper-edge")).deprecated == {}
     assert config.jpeg.max_bytes == 15 * 1024 * 1024
     assert config.key_prefix == "incoming/store-1-cam-a/"
 
@@ -115,7 +130,13 @@ def test_defaults_are_the_documented_ones() -> None:
         ({"watch": {"filename_timezone": "Mars/Olympus"}}, "watch.filename_timezone"),
         ({"watch": {"extensions": []}}, "watch.extensions"),
         ({"watch": {"settle_second": 2}}, "watch.settle_second"),
-        ({"thinning": {"max_distance": 65}}, "thinning.max_distance"),
+        ({"thinning": {"max_distance": 65.5}}, "thinning.max_distance"),
+        ({"thinning": {"grid_columns": 65}}, "thinning.grid_columns"),
+        ({"thinning": {"grid_rows": 0}}, "thinning.grid_rows"),
+        ({"thinning": {"cell_threshold": 256}}, "thinning.cell_threshold"),
+        ({"spool": {"min_free_bytes": -1}}, "spool.min_free_bytes"),
+        ({"clock": {"max_ahead_seconds": 1}}, "clock.max_ahead_seconds"),
+        ({"clock": {"check": "yes"}}, "clock.check"),
         ({"thinning": {"enabled": "yes"}}, "thinning.enabled"),
         ({"jpeg": {"max_bytes": 16 * 1024 * 1024}}, "jpeg.max_bytes"),
         ({"upload": {"concurrency": 0}}, "upload.concurrency"),

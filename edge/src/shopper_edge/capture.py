@@ -1,5 +1,5 @@
 """Pure functions about one capture file: is it ours, is it complete, when was
-it taken, what is its object key, what does it look like (perceptual hash).
+it taken, what is its object key (what it looks like: thinning.py).
 
 No AWS and no global state here, so every rule is unit-tested directly.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -25,7 +27,7 @@ _MOTION_TIMESTAMP = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[-_T]?(\d{2})(\d{2}
 
 # Editors, rsync and motion-style writers create these before the final name
 # exists; an upload of one would be a partial or throwaway file.
-_TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
 
 _EXIF_IFD = 0x8769
 _TAG_DATETIME = 306
@@ -40,7 +42,7 @@ JPEG_EOI = b"\xff\xd9"
 def is_capture_name(path: Path, extensions: tuple[str, ...]) -> bool:
     """True for a finished capture name; temporary and hidden names are ignored."""
     name = path.name
-    if name.startswith((".", "~")) or name.endswith(_TEMPORARY_SUFFIXES):
+    if name.startswith((".", "~")) or name.endswith(TEMPORARY_SUFFIXES):
         return False
     return path.suffix.lower().lstrip(".") in extensions
 
@@ -55,16 +57,27 @@ def jpeg_is_complete(data: bytes) -> bool:
 
 
 def jpeg_file_looks_complete(path: Path) -> bool:
-    """Cheap on-disk check (first and last bytes) before reading the whole file."""
+    """Cheap on-disk check (first and last bytes) before reading the whole file.
+
+    Opened without following a link and without blocking (a FIFO named
+    ``*.jpg`` must never freeze the agent); anything but a regular file is
+    not complete.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        with path.open("rb") as fh:
-            head = fh.read(2)
-            fh.seek(0, io.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64))
-            tail = fh.read(64)
+        fd = os.open(path, flags)
     except OSError:
         return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        head = os.pread(fd, 2, 0)
+        tail = os.pread(fd, 64, max(0, st.st_size - 64))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return head == JPEG_SOI and tail.rstrip(b"\x00").endswith(JPEG_EOI)
 
 
@@ -72,16 +85,29 @@ def _local_zone(name: str) -> timezone | ZoneInfo | None:
     return None if name == "local" else ZoneInfo(name)
 
 
-def _to_utc(naive: datetime, zone_name: str) -> datetime:
+def _to_utc(naive: datetime, zone_name: str, mtime_ns: int | None = None) -> datetime:
+    """A local wall-clock time in UTC.
+
+    In the hour a daylight-saving change repeats (autumn), one wall-clock time
+    is two instants; the file's modification time (an instant, written at
+    the same moment) says which one, so the repeated hour is not stamped
+    twice. Without it the first (summer time) instant is taken.
+    """
     zone = _local_zone(zone_name)
     if zone is None:
         # astimezone() on a naive datetime interprets it in the system zone,
         # which is what motion used when it formatted the name.
-        return naive.astimezone(UTC)
-    return naive.replace(tzinfo=zone).astimezone(UTC)
+        first, second = naive.replace(fold=0).astimezone(UTC), naive.replace(fold=1).astimezone(UTC)
+    else:
+        first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        second = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first == second or mtime_ns is None:
+        return first
+    written = mtime_ns / 1e9
+    return min((first, second), key=lambda moment: abs(moment.timestamp() - written))
 
 
-def time_from_filename(name: str, zone_name: str) -> datetime | None:
+def time_from_filename(name: str, zone_name: str, mtime_ns: int | None = None) -> datetime | None:
     match = _MOTION_TIMESTAMP.search(name)
     if match is None:
         return None
@@ -91,10 +117,10 @@ def time_from_filename(name: str, zone_name: str) -> datetime | None:
         return None
     if not 2000 <= naive.year <= 2100:
         return None
-    return _to_utc(naive, zone_name)
+    return _to_utc(naive, zone_name, mtime_ns)
 
 
-def time_from_exif(data: bytes, zone_name: str) -> datetime | None:
+def time_from_exif(data: bytes, zone_name: str, mtime_ns: int | None = None) -> datetime | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             exif = image.getexif()
@@ -116,20 +142,21 @@ def time_from_exif(data: bytes, zone_name: str) -> datetime | None:
     if match:
         sign = 1 if match.group(1) == "+" else -1
         tz = timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
-        return naive.replace(tzinfo=tz).astimezone(UTC)
-    return _to_utc(naive, zone_name)
+        return naive.replace(tzinfo=tz).astimezone(UTC)  # the file's own offset: never ambiguous
+    return _to_utc(naive, zone_name, mtime_ns)
 
 
 def capture_time(path: Path, data: bytes, mtime_ns: int, zone_name: str) -> tuple[datetime, str]:
     """Capture time in UTC and where it came from: filename, EXIF, else mtime.
 
     The name comes first because motion writes it from the frame's own
-    timestamp and it survives copies that reset mtime.
+    timestamp and it survives copies that reset mtime; the mtime still
+    settles which instant a local time in the repeated autumn hour means.
     """
-    from_name = time_from_filename(path.name, zone_name)
+    from_name = time_from_filename(path.name, zone_name, mtime_ns)
     if from_name is not None:
         return from_name, "filename"
-    from_exif = time_from_exif(data, zone_name)
+    from_exif = time_from_exif(data, zone_name, mtime_ns)
     if from_exif is not None:
         return from_exif, "exif"
     return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC), "mtime"
@@ -145,32 +172,6 @@ def object_key(device_id: str, camera_id: str, taken_at: datetime, sha256_hex: s
     stamp = f"{utc:%Y%m%dT%H%M%S}{utc.microsecond // 1000:03d}Z"
     digest = sha256_hex[:12].lower()
     return f"incoming/{device_id}/{camera_id}/{utc:%Y/%m/%d}/{stamp}-{digest}.jpg"
-
-
-def dhash(data: bytes) -> int | None:
-    """64-bit difference hash of the image, or None if it does not decode.
-
-    `draft` lets libjpeg decode at 1/8 scale, so hashing a 1080p still costs a
-    few milliseconds on a Pi instead of a full decode.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.draft("L", (72, 64))
-            small = image.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
-            pixels = small.tobytes()
-    except Exception:  # an undecodable frame is simply never "a duplicate"
-        return None
-    value = 0
-    for row in range(8):
-        for col in range(8):
-            left = pixels[row * 9 + col]
-            right = pixels[row * 9 + col + 1]
-            value = (value << 1) | (1 if left > right else 0)
-    return value
-
-
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
 
 
 @dataclass(frozen=True)

@@ -56,10 +56,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Imported here so `status` and `check-config` stay fast on a Pi Zero.
     from .agent import CaptureAgent
+    from .clock import CaptureClock
     from .credentials import session_from_config
     from .upload import s3_client
 
-    agent = CaptureAgent(config, s3_client(session_from_config(config), config))
+    clock = CaptureClock(max_ahead_seconds=config.clock.max_ahead_seconds)
+    session = session_from_config(config, on_date=clock.observe_date)
+    agent = CaptureAgent(config, s3_client(session, config), clock=clock)
 
     def _graceful(signum: int, _frame: FrameType | None) -> None:
         emit(logging.INFO, "stopping", signal=signal.Signals(signum).name)

@@ -35,6 +35,8 @@ CREDENTIAL_MODES = ("iot", "default")
 # Rekognition reads at most 15 MiB from an S3 object; anything larger would
 # be uploaded only to fail in the analyze Lambda.
 REKOGNITION_S3_MAX_BYTES = 15 * 1024 * 1024
+# Room the journal (SQLite) and motion need to keep writing on a full card.
+DEFAULT_MIN_FREE_BYTES = 128 * 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -88,13 +90,25 @@ class SpoolConfig:
     state_dir: Path
     max_bytes: int = 2 * 1024**3
     max_files: int = 20_000
+    #: Free space kept on the watch directory's filesystem (0 = no floor).
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
 
 
 @dataclass(frozen=True)
 class ThinningConfig:
     enabled: bool = True
     window_seconds: float = 10.0
-    max_distance: int = 6
+    grid_columns: int = 32
+    grid_rows: int = 24
+    #: Grey levels (0-255) a cell's mean difference must stand out from the frame's median cell by.
+    cell_threshold: float = 6.0
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    #: Hold stills whose capture time is implausible (clock.py).
+    check: bool = True
+    max_ahead_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,10 @@ class AgentConfig:
     upload: UploadConfig = field(default_factory=UploadConfig)
     thinning: ThinningConfig = field(default_factory=ThinningConfig)
     jpeg: JpegConfig = field(default_factory=JpegConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
     log_level: str = "INFO"
+    #: Settings that are accepted but no longer used: field -> what to do instead.
+    deprecated: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key_prefix(self) -> str:
@@ -141,9 +158,10 @@ _SECTIONS: dict[str, set[str]] = {
     "s3": {"bucket", "region", "endpoint_url", "verify_etag", "connect_timeout", "read_timeout"},
     "credentials": {"mode", "endpoint", "role_alias", "certificate", "private_key", "ca"},
     "upload": {"concurrency", "retry_base_seconds", "retry_max_seconds"},
-    "spool": {"state_dir", "max_bytes", "max_files"},
-    "thinning": {"enabled", "window_seconds", "max_distance"},
+    "spool": {"state_dir", "max_bytes", "max_files", "min_free_bytes"},
+    "thinning": {"enabled", "window_seconds", "grid_columns", "grid_rows", "cell_threshold", "max_distance"},
     "jpeg": {"min_bytes", "max_bytes"},
+    "clock": {"check", "max_ahead_seconds"},
     "log": {"level"},
     # Free-form: its keys are folder names, checked by check_camera_folders.
     "cameras": set(),
@@ -381,6 +399,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
         state_dir=state_dir,
         max_bytes=sp.number("max_bytes", 2 * 1024**3, minimum=1, integer=True),
         max_files=sp.number("max_files", 20_000, minimum=1, integer=True),
+        min_free_bytes=sp.number("min_free_bytes", DEFAULT_MIN_FREE_BYTES, minimum=0, integer=True),
     )
     if state_dir.resolve() == directory.resolve() or directory.resolve() in state_dir.resolve().parents:
         raise ConfigError("spool.state_dir", "must be outside watch.directory (the state database is not a capture)")
@@ -389,10 +408,30 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
     thinning = ThinningConfig(
         enabled=t.boolean("enabled", True),
         window_seconds=t.number("window_seconds", 10.0, minimum=0.0),
-        max_distance=t.number("max_distance", 6, minimum=0, integer=True),
+        grid_columns=t.number("grid_columns", 32, minimum=1, integer=True),
+        grid_rows=t.number("grid_rows", 24, minimum=1, integer=True),
+        cell_threshold=t.number("cell_threshold", 6.0, minimum=0.0),
     )
-    if thinning.max_distance > 64:
-        raise ConfigError("thinning.max_distance", "must be <= 64 (a 64-bit perceptual hash)")
+    for key in ("grid_columns", "grid_rows"):
+        if getattr(thinning, key) > 64:
+            raise ConfigError(f"thinning.{key}", "must be <= 64 (cells of a thumbnail decoded at 1/8 scale)")
+    if thinning.cell_threshold > 255:
+        raise ConfigError("thinning.cell_threshold", "must be <= 255 (grey levels)")
+    deprecated: dict[str, str] = {}
+    if "max_distance" in t.data:
+        t.number("max_distance", 6, minimum=0, integer=True)
+        # Configs written for the dHash thinning keep working; the value is unused.
+        deprecated["thinning.max_distance"] = (
+            "ignored: thinning now compares a grid of regions (thinning.cell_threshold); remove the line"
+        )
+
+    ck = _table(raw, "clock")
+    clock = ClockConfig(
+        # A shop device (iot credentials) has only its own clock to stamp stills
+        # with; a development machine ("default") may replay old photos on purpose.
+        check=ck.boolean("check", mode == "iot"),
+        max_ahead_seconds=ck.number("max_ahead_seconds", 300.0, minimum=5.0),
+    )
 
     j = _table(raw, "jpeg")
     jpeg = JpegConfig(
@@ -419,7 +458,9 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
         upload=upload,
         thinning=thinning,
         jpeg=jpeg,
+        clock=clock,
         log_level=level,
+        deprecated=deprecated,
     )
 
 

@@ -8,7 +8,8 @@ credentials provider (mutual TLS). No long-lived key ever sits on the Pi.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ class IotCredentialsFetcher:
     private_key: Path
     ca: Path
     timeout: float = 10.0
+    #: Called with the provider's HTTP Date (and a name for it): the agent's trusted time.
+    on_date: Callable[[str | None, str], None] | None = field(default=None, compare=False)
 
     @property
     def url(self) -> str:
@@ -61,6 +64,8 @@ class IotCredentialsFetcher:
             raise IotCredentialsError(
                 f"credentials provider {self.endpoint} request failed (network or TLS): {exc}"
             ) from exc
+        if self.on_date is not None:
+            self.on_date(response.headers.get("Date"), "IoT credentials provider")
         if response.status_code != 200:
             raise IotCredentialsError(
                 f"credentials provider {self.endpoint} returned HTTP {response.status_code} "
@@ -105,7 +110,9 @@ def iot_session(fetcher: IotCredentialsFetcher, region: str) -> boto3.Session:
     return boto3.Session(botocore_session=core, region_name=region)
 
 
-def fetcher_from_config(config: AgentConfig) -> IotCredentialsFetcher:
+def fetcher_from_config(
+    config: AgentConfig, on_date: Callable[[str | None, str], None] | None = None
+) -> IotCredentialsFetcher:
     c = config.credentials
     assert c.endpoint and c.role_alias and c.certificate and c.private_key and c.ca  # enforced by parse_config
     return IotCredentialsFetcher(
@@ -115,10 +122,12 @@ def fetcher_from_config(config: AgentConfig) -> IotCredentialsFetcher:
         certificate=c.certificate,
         private_key=c.private_key,
         ca=c.ca,
+        on_date=on_date,
     )
 
 
-def session_from_config(config: AgentConfig) -> boto3.Session:
+def session_from_config(config: AgentConfig, on_date: Callable[[str | None, str], None] | None = None) -> boto3.Session:
+    """The agent's session; ``on_date`` hears the credentials provider's time (iot mode)."""
     if config.credentials.mode == "iot":
-        return iot_session(fetcher_from_config(config), config.s3.region)
+        return iot_session(fetcher_from_config(config, on_date), config.s3.region)
     return boto3.Session(region_name=config.s3.region)

@@ -7,6 +7,7 @@ whether or not the agent is running.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,11 @@ class SpoolUsage:
     unmapped_files: int = 0
     unmapped_bytes: int = 0
     unmapped_folders: set[str] = field(default_factory=set)
+    # Regular files that are not captures (movies, snapshots): never uploaded, counted toward the limits.
+    other_files: int = 0
+    other_bytes: int = 0
+    # FIFOs, sockets, links...: never opened or followed.
+    refused_paths: int = 0
 
 
 def spool_usage(config: AgentConfig) -> SpoolUsage:
@@ -40,11 +46,19 @@ def spool_usage(config: AgentConfig) -> SpoolUsage:
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             path = Path(dirpath) / name
-            if not capture.is_capture_name(path, config.watch.extensions):
+            if name.startswith((".", "~")) or name.endswith(capture.TEMPORARY_SUFFIXES):
                 continue
             try:
-                size = path.stat().st_size
+                st = path.lstat()  # never follow a link, never open a FIFO
             except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                usage.refused_paths += 1
+                continue
+            size = st.st_size
+            if not capture.is_capture_name(path, config.watch.extensions):
+                usage.other_files += 1
+                usage.other_bytes += size
                 continue
             folder = capture.camera_folder(path, root) or ""
             camera = config.camera_of(folder)
@@ -56,6 +70,14 @@ def spool_usage(config: AgentConfig) -> SpoolUsage:
                 usage.queued_files[camera] += 1
                 usage.queued_bytes[camera] += size
     return usage
+
+
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return None
+    return fs.f_bavail * fs.f_frsize
 
 
 def status_report(config: AgentConfig) -> dict[str, Any]:
@@ -74,6 +96,11 @@ def status_report(config: AgentConfig) -> dict[str, Any]:
         "bytes_pending": sum(usage.queued_bytes.values()),
         "spool_limit_files": config.spool.max_files,
         "spool_limit_bytes": config.spool.max_bytes,
+        "spool_min_free_bytes": config.spool.min_free_bytes,
+        "free_bytes": _free_bytes(config.watch.directory),
+        # Not captures, never uploaded; they count toward the spool limits.
+        "other_files": {"files": usage.other_files, "bytes": usage.other_bytes},
+        "refused_paths": usage.refused_paths,
         "cameras": {
             camera: {
                 "folder": str(config.watch.directory / folder),
@@ -108,12 +135,18 @@ def format_report(report: dict[str, Any]) -> str:
         ),
         f"queue depth:     {report['queue_depth']} files (limit {report['spool_limit_files']})",
         f"bytes pending:   {report['bytes_pending']} (limit {report['spool_limit_bytes']})",
+        f"free space:      {report['free_bytes']} bytes (floor {report['spool_min_free_bytes']})",
+        f"not captures:    {report['other_files']['files']} files ({report['other_files']['bytes']} bytes), "
+        "never uploaded, counted toward the limits",
+        f"refused:         {report['refused']} times (FIFOs, links...: never opened), "
+        f"{report['refused_paths']} in the spool now",
         f"last upload:     {event(report['last_upload'])}",
         f"last error:      {event(report['last_error'])}",
         f"uploaded:        {report['uploaded']} ({report['uploaded_bytes']} bytes)",
         f"dropped:         {report['dropped']}",
         f"skipped:         {report['skipped']}",
         f"rejected:        {report['rejected']}",
+        f"held (clock):    {report['held']} (stills with an implausible capture time, kept until the clock is right)",
         f"unmapped:        {unmapped['files']} files ({unmapped['bytes']} bytes) kept, not uploaded"
         + (f", in {', '.join(unmapped['folders'])} (no camera in the config)" if unmapped["folders"] else ""),
         f"failed attempts: {report['failed']}",
