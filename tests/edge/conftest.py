@@ -5,6 +5,7 @@ timers, and noisy JPEGs."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import itertools
@@ -12,6 +13,7 @@ import json
 import os
 import random
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +27,7 @@ from botocore.config import Config
 from moto import mock_aws
 from PIL import Image
 from shopper_edge.agent import CaptureAgent
+from shopper_edge.clock import CaptureClock
 from shopper_edge.config import AgentConfig, load_config
 from shopper_edge.deployment import edge_resource_name
 from shopper_edge.upload import s3_client
@@ -229,10 +232,15 @@ def write_config(
     spool: str = "",
     upload: str = "",
     cameras: dict[str, str] | None = None,
+    root: Path | None = None,
+    timezone: str = "UTC",
 ) -> Path:
-    """An agent config with short timers: one camera (CAMERA_ID) unless ``cameras`` maps folders to camera ids."""
-    watch = tmp_path / "spool"
-    state = tmp_path / "state"
+    """An agent config with short timers: one camera (CAMERA_ID) unless ``cameras`` maps folders to camera ids.
+
+    The spool and the state live in ``root`` (default ``tmp_path``: a small card for the full-disk tests).
+    """
+    watch = (root or tmp_path) / "spool"
+    state = (root or tmp_path) / "state"
     watch.mkdir(exist_ok=True)
     if cameras is None:
         camera_settings = f'camera_id = "{CAMERA_ID}"'
@@ -247,7 +255,7 @@ id = "{DEVICE_ID}"
 directory = "{watch}"
 settle_seconds = 0.5
 rescan_seconds = 0.5
-filename_timezone = "UTC"
+filename_timezone = "{timezone}"
 abandon_seconds = 60
 
 [s3]
@@ -283,13 +291,52 @@ min_bytes = 100
     return path
 
 
+@pytest.fixture
+def small_card(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs: an SD card small enough to fill (skipped where this process may not mount one)."""
+    mount = tmp_path / "card"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the injected full-disk tests still run")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+
+
+def fill(directory: Path, names: Iterator[str], make: Callable[[int], bytes]) -> list[tuple[str, bytes]]:
+    """Write captures like motion until the card is full; returns the ones written whole (a last partial one stays)."""
+    written: list[tuple[str, bytes]] = []
+    for index, name in enumerate(names):
+        data = make(index)
+        try:
+            write_capture(directory, name, data)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            return written
+        written.append((name, data))
+    raise AssertionError("the card never filled up")
+
+
+def free_bytes(path: Path) -> int:
+    fs = os.statvfs(path)
+    return fs.f_bavail * fs.f_frsize
+
+
 class AgentThread:
     """The real agent in a thread of the test process (SIGKILL tests use a subprocess)."""
 
-    def __init__(self, config: AgentConfig, client: Any | None = None) -> None:
+    def __init__(self, config: AgentConfig, client: Any | None = None, clock: CaptureClock | None = None) -> None:
         self.config = config
         self.client = client or s3_client(boto3.Session(region_name="us-east-1"), config)
-        self.agent = CaptureAgent(config, self.client)
+        self.agent = CaptureAgent(config, self.client, clock=clock)
         self.thread = threading.Thread(target=self.agent.run, daemon=True)
         self.error: BaseException | None = None
 

@@ -606,8 +606,8 @@ class CaptureAgent:
             return "reject:too_large"
         if not capture.jpeg_file_looks_complete(entry.path):
             return "reject:incomplete" if age >= cfg.watch.abandon_seconds else "wait"
-        if st.st_size < cfg.jpeg.min_bytes:
-            return "reject:too_small"
+        # Too small is judged only once the bytes decode (_prepare): the first
+        # part of a still motion is still writing may be small and end in FF D9.
         return "ready"
 
     def _reference(self, camera: str) -> ThinningReference | None:
@@ -688,6 +688,9 @@ class CaptureAgent:
             thumb = thinning.decode(data, self._thumb_size)
         except thinning.UndecodableImage as exc:
             self._undecodable(entry, str(exc))
+            return None
+        if entry.size < cfg.jpeg.min_bytes:
+            self._reject(entry, "too_small")
             return None
         taken_at, source = capture.capture_time(entry.path, data, entry.mtime_ns, cfg.watch.filename_timezone)
         if cfg.clock.check:
