@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,3 +136,33 @@ def test_camera_folder_is_the_first_sub_folder_under_the_watch_root(tmp_path: Pa
     assert capture.camera_folder(tmp_path / "cam1" / "20261125" / "a.jpg", tmp_path) == "cam1"
     assert capture.camera_folder(tmp_path / "a.jpg", tmp_path) == ""
     assert capture.camera_folder(tmp_path.parent / "a.jpg", tmp_path) is None
+
+
+def test_the_repeated_autumn_hour_is_told_apart_by_the_file_modification_time() -> None:
+    # Berlin falls back on 2026-10-25: 02:30 local is 00:30Z (summer time) and again 01:30Z.
+    first_pass = int(datetime(2026, 10, 25, 0, 30, 7, tzinfo=UTC).timestamp() * 1e9)
+    second_pass = int(datetime(2026, 10, 25, 1, 30, 7, tzinfo=UTC).timestamp() * 1e9)
+    name = "20261025-023005-00.jpg"
+    assert capture.time_from_filename(name, "Europe/Berlin", mtime_ns=first_pass) == datetime(
+        2026, 10, 25, 0, 30, 5, tzinfo=UTC
+    )
+    assert capture.time_from_filename(name, "Europe/Berlin", mtime_ns=second_pass) == datetime(
+        2026, 10, 25, 1, 30, 5, tzinfo=UTC
+    )
+    # An hour that is not repeated does not depend on the mtime at all.
+    assert capture.time_from_filename("20261025-043005-00.jpg", "Europe/Berlin", mtime_ns=0) == datetime(
+        2026, 10, 25, 3, 30, 5, tzinfo=UTC
+    )
+
+
+def test_the_exif_offset_settles_the_repeated_hour_whatever_the_mtime(tmp_path: Path) -> None:
+    data = _jpeg_with_exif("2026:10:25 02:30:05", offset="+01:00")  # the second pass (winter time)
+    first_pass = int(datetime(2026, 10, 25, 0, 30, 7, tzinfo=UTC).timestamp() * 1e9)
+    taken, source = capture.capture_time(tmp_path / "image.jpg", data, first_pass, "Europe/Berlin")
+    assert (taken, source) == (datetime(2026, 10, 25, 1, 30, 5, tzinfo=UTC), "exif")
+
+
+def test_a_fifo_named_like_a_capture_never_looks_complete_and_does_not_block(tmp_path: Path) -> None:
+    fifo = tmp_path / "20261125-143005-00.jpg"
+    os.mkfifo(fifo)
+    assert capture.jpeg_file_looks_complete(fifo) is False
