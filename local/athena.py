@@ -2,8 +2,10 @@
 
 The SQL in ``dashboards/queries/`` is Athena engine v3 (Trino) SQL. Here it is
 parsed strictly with sqlglot, transpiled to DuckDB and run over a local copy
-of the curated bucket (``<root>/faces/store_id=<s>/dt=<d>/<object>``, see
-``local.parquet_layout``), where a ``faces`` view plays the Glue table.
+of the curated bucket, where one view per curated table plays its Glue
+table: ``faces`` over ``<root>/faces/store_id=<s>/dt=<d>/<object>`` and
+``images`` over ``<root>/images/store_id=<s>/dt=<d>/<object>`` (see
+``local.parquet_layout``).
 
 Strict means a query that only "works" because sqlglot passed something
 through verbatim is refused: a function sqlglot does not know (parsed as
@@ -11,11 +13,13 @@ through verbatim is refused: a function sqlglot does not know (parsed as
 the DuckDB generator cannot express. DuckDB happening to accept such text
 would prove nothing about Athena.
 
-It also refuses the two places where the same text means different numbers
-in Trino and DuckDB, which sqlglot does not translate: integer / integer
-(Trino truncates) and arithmetic or aggregates over decimal literals such as
-``1.0`` (a DECIMAL in Trino, whose ``avg`` and division keep the literal's
-scale: ``avg(1.0)`` over 5 of 6 rows is 0.8 there, 0.8333 in DuckDB).
+It also refuses the places where the same text means different numbers in
+Trino and DuckDB, which sqlglot does not translate: integer / integer (Trino
+truncates), arithmetic or aggregates over decimal literals such as ``1.0`` (a
+DECIMAL in Trino, whose ``avg`` and division keep the literal's scale:
+``avg(1.0)`` over 5 of 6 rows is 0.8 there, 0.8333 in DuckDB), and
+``count_if`` (over a group whose condition is NULL on every row it is 0 in
+Trino and NULL in DuckDB; ``count(CASE WHEN ... THEN 1 END)`` is 0 in both).
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, SqlglotError, 
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from contracts.layout import DATA_PREFIX
-from contracts.schema import COLUMNS, PARTITION_KEYS, TABLE_NAME, arrow_schema
+from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
+from contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, arrow_schema
 
 #: sqlglot's Athena dialect reads DML as Trino; older sqlglot only has "trino".
 ATHENA_DIALECT = "athena" if "athena" in Dialect.classes else "trino"
@@ -75,7 +79,7 @@ def parse_athena_sql(sql: str, *, source: str = "query") -> exp.Expression:
     return tree
 
 
-_SCHEMA = {TABLE_NAME: {c.name: c.type for c in COLUMNS + PARTITION_KEYS}}
+_SCHEMA = {table: {c.name: c.type for c in columns + PARTITION_KEYS} for table, columns in TABLES.items()}
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.AggFunc)
 
 
@@ -84,6 +88,11 @@ def _is_decimal_literal(node: exp.Expression) -> bool:
 
 
 def _refuse_engine_dependent_arithmetic(tree: exp.Expression, source: str) -> None:
+    for count_if in tree.find_all(exp.CountIf):
+        raise UnsupportedSqlError(
+            f"{source}: {count_if.sql(ATHENA_DIALECT)[:80]!r}: count_if over only NULL conditions is 0 in Trino and"
+            " NULL in DuckDB; use count(CASE WHEN ... THEN 1 END)"
+        )
     for literal in tree.find_all(exp.Literal):
         if not _is_decimal_literal(literal):
             continue
@@ -134,36 +143,49 @@ def to_duckdb_sql(sql: str, *, today: dt.date | None = None, source: str = "quer
         raise UnsupportedSqlError(f"{source}: cannot be expressed in DuckDB: {exc}") from None
 
 
-def _data_files(root: Path) -> list[Path]:
-    pattern = "/".join(f"{k.name}=*" for k in PARTITION_KEYS) + "/*"
-    return sorted(p for p in (Path(root) / DATA_PREFIX).glob(pattern) if p.is_file())
+#: Each curated table's folder in the curated bucket (``contracts/layout.py``).
+TABLE_FOLDERS = {TABLE_NAME: DATA_PREFIX, IMAGES_TABLE_NAME: IMAGES_PREFIX}
+
+
+def table_folder(root: Path, table: str) -> Path:
+    """Where a curated table's partition folders are under a curated-bucket root."""
+    return Path(root) / TABLE_FOLDERS[table]
+
+
+def _partition_glob() -> str:
+    return "/".join(f"{k.name}=*" for k in PARTITION_KEYS) + "/*"
+
+
+def _data_files(root: Path, table: str = TABLE_NAME) -> list[Path]:
+    return sorted(p for p in table_folder(root, table).glob(_partition_glob()) if p.is_file())
 
 
 def connect(root: Path | str, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a ``faces`` view over ``<root>/faces/...``.
+    """An in-memory DuckDB with one view per curated table (``faces``, ``images``) over ``<root>/<table>/...``.
 
     The partition columns are typed VARCHAR explicitly: DuckDB would otherwise
     guess ``dt`` is a DATE, while in Glue (and so in Athena) it is a string,
-    and the queries compare it as one.
+    and the queries compare it as one. A table with no files yet (an empty
+    bucket, or a bucket from before the ``images`` table) is an empty view of
+    its schema, so queries return no rows rather than fail on a missing file.
     """
     con = duckdb.connect(":memory:")
     # Athena's session time zone is UTC; current_date must mean the same here.
     con.execute("SET TimeZone = 'UTC'")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
-    if _data_files(Path(root)):
-        glob = (Path(root) / DATA_PREFIX).as_posix() + "/" + "/".join(f"{k.name}=*" for k in PARTITION_KEYS) + "/*"
-        hive_types = ", ".join(f"'{k.name}': 'VARCHAR'" for k in PARTITION_KEYS)
-        con.execute(
-            f"CREATE VIEW {TABLE_NAME} AS SELECT * FROM read_parquet("  # noqa: S608 - paths we built
-            f"'{glob}', hive_partitioning = true, hive_types = {{{hive_types}}})"
-        )
-    else:
-        # An empty bucket is a valid state (nothing captured yet): queries
-        # should return no rows, not fail on a missing file.
-        empty = pa.Table.from_pylist([], schema=arrow_schema(with_partitions=True))
-        con.register(f"_{TABLE_NAME}_empty", empty)
-        con.execute(f"CREATE VIEW {TABLE_NAME} AS SELECT * FROM _{TABLE_NAME}_empty")  # noqa: S608
+    hive_types = ", ".join(f"'{k.name}': 'VARCHAR'" for k in PARTITION_KEYS)
+    for table in TABLES:
+        if _data_files(Path(root), table):
+            glob = table_folder(Path(root), table).as_posix() + "/" + _partition_glob()
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet("  # noqa: S608 - paths we built
+                f"'{glob}', hive_partitioning = true, hive_types = {{{hive_types}}})"
+            )
+        else:
+            empty = pa.Table.from_pylist([], schema=arrow_schema(with_partitions=True, table=table))
+            con.register(f"_{table}_empty", empty)
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")  # noqa: S608
     return con
 
 
