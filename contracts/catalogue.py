@@ -10,8 +10,11 @@ order from here.
 A visual belongs to one or both surfaces. The QuickSight sheet aggregates the
 dataset itself and the report draws the query's rows, so a visual names the
 query whose answer it shows: the question the picture answers. Hours and days
-are UTC (the records' ``captured_at`` and ``dt``); a title that mentions hours
-says so.
+are the store's own wall clock (``hour(captured_at_local)`` and ``dt``, the
+store-local capture date); a title that mentions hours or days says
+"(store-local time)". Counts are called what they are: a face is a sighting,
+never a visitor; "people present" is an estimate from the ``images`` table
+whose method and limits the visual's description states.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class Visual:
     #: The named query whose answer the visual draws.
     query: str
     surfaces: frozenset[Surface]
+    #: What the figure measures and its limits, for people: QuickSight's
+    #: subtitle and the report's caption (empty: the query's question alone).
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,31 +101,94 @@ class Catalogue:
         return tuple(v for v in self.visuals if surface in v.surfaces)
 
 
+_LOCAL = "(store-local time)"
+
+#: How the people-present estimate is made and what it cannot do (visuals and docs say the same).
+PEOPLE_PRESENT_METHOD = (
+    "Estimate of people in a camera's view: the average number of faces per analyzed still "
+    "(peak: the most faces in one still), per camera, in the store's local hour. No identity and "
+    "no tracking: the same person in several stills is in each, and a person seen by two cameras "
+    "counts twice. Stills are taken on motion; faces turned away or hidden are not counted."
+)
+ATTENTION_METHOD = (
+    "Share of faces with a head pose estimate whose yaw is within \u00b130\u00b0 and pitch within "
+    "\u00b120\u00b0 of the camera (dashboards/measures.py). Counts sightings, not people; needs no identity."
+)
+SIGHTINGS = "Faces are sightings, not people: a shopper in view for three stills counts three times."
+
 CATALOGUE = Catalogue(
     queries=(
         NamedQuery("age_band_distribution", "Faces by age band"),
-        NamedQuery("busiest_hours_per_zone", "Busiest hours per zone (UTC)"),
+        NamedQuery("attention_by_zone_hour", f"Attention: faces turned toward the camera by zone and hour {_LOCAL}"),
+        NamedQuery("busiest_hours_per_zone", f"Busiest hours per zone by face sightings {_LOCAL}"),
         NamedQuery("emotion_share", "Share of dominant emotions"),
-        NamedQuery("emotions_by_hour", "Emotion count by hour (UTC)"),
+        NamedQuery("emotions_by_hour", f"Faces by dominant emotion and hour {_LOCAL}"),
+        NamedQuery("faces_per_day", f"Face sightings per day {_LOCAL}"),
         NamedQuery("gender_split", "Gender split"),
-        NamedQuery("sentiment_index", "Sentiment index by zone and day"),
+        NamedQuery("people_present_by_zone_hour", f"People present by zone and hour {_LOCAL}"),
+        NamedQuery("sentiment_index", f"Sentiment index by zone and day {_LOCAL}"),
+        NamedQuery("stills_per_camera_hour", f"Stills per camera and hour {_LOCAL}"),
+        NamedQuery("stills_with_people", f"Share of stills with anyone in them by zone and hour {_LOCAL}"),
         NamedQuery("store_comparison", "Store comparison"),
-        NamedQuery("visitors_per_day", "Faces per day"),
     ),
     # Reading order: the QuickSight grid row by row. The report shows the
-    # index per zone (its query's rows) where the sheet has the KPI.
+    # index per zone (its query's rows) where the sheet has the KPI, and the
+    # camera uptime figures the sheet leaves to the named queries.
     visuals=(
+        Visual(
+            "people-present-kpi",
+            "People present (average faces per still, per camera)",
+            "people_present_by_zone_hour",
+            frozenset({Surface.QUICKSIGHT}),
+            PEOPLE_PRESENT_METHOD,
+        ),
         Visual(
             "sentiment-kpi",
             "Sentiment index (% positive of positive + negative faces)",
             "sentiment_index",
             frozenset({Surface.QUICKSIGHT}),
         ),
-        Visual("sentiment-by-zone", "Sentiment index by zone", "sentiment_index", frozenset({Surface.REPORT})),
-        Visual("emotion-share", "Emotions", "emotion_share", _BOTH),
-        Visual("gender-split", "Gender split", "gender_split", _BOTH),
-        Visual("emotions-by-hour", "Emotion count by hour (UTC)", "emotions_by_hour", _BOTH),
-        Visual("faces-per-day", "Faces per day", "visitors_per_day", _BOTH),
-        Visual("age-bands", "Faces by age band", "age_band_distribution", _BOTH),
+        Visual("emotion-share", "Emotions", "emotion_share", _BOTH, SIGHTINGS),
+        Visual(
+            "people-present-by-hour",
+            f"People present by hour {_LOCAL}",
+            "people_present_by_zone_hour",
+            _BOTH,
+            PEOPLE_PRESENT_METHOD,
+        ),
+        Visual(
+            "attention-by-hour",
+            f"Attention: faces turned toward the camera by hour {_LOCAL}",
+            "attention_by_zone_hour",
+            _BOTH,
+            ATTENTION_METHOD,
+        ),
+        Visual(
+            "sentiment-by-zone",
+            f"Sentiment index by zone and day {_LOCAL}",
+            "sentiment_index",
+            frozenset({Surface.REPORT}),
+        ),
+        Visual(
+            "emotions-by-hour", f"Faces by dominant emotion and hour {_LOCAL}", "emotions_by_hour", _BOTH, SIGHTINGS
+        ),
+        Visual(
+            "stills-with-people",
+            f"Share of stills with anyone in them by hour {_LOCAL}",
+            "stills_with_people",
+            frozenset({Surface.REPORT}),
+            "Analyzed stills in which at least one face was kept. Stills are taken on motion.",
+        ),
+        Visual(
+            "stills-per-camera",
+            f"Stills per camera and hour {_LOCAL}",
+            "stills_per_camera_hour",
+            frozenset({Surface.REPORT}),
+            "Every still a camera delivered, analyzed or quarantined; a blank hour is a gap "
+            "(nothing moved, or the camera stopped).",
+        ),
+        Visual("faces-per-day", f"Face sightings per day {_LOCAL}", "faces_per_day", _BOTH, SIGHTINGS),
+        Visual("age-bands", "Faces by age band", "age_band_distribution", _BOTH, SIGHTINGS),
+        Visual("gender-split", "Gender split", "gender_split", _BOTH, SIGHTINGS),
     ),
 )

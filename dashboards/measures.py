@@ -1,9 +1,10 @@
 """What the derived measures mean, in one place.
 
-The age bands and the emotion sentiment split appear twice: in the Athena
-queries (``queries/*.sql``) and in the QuickSight dataset's calculated fields
-(``dashboards.quicksight``). The SQL cannot import Python, so the tests check
-that the SQL uses exactly these values.
+The age bands, the emotion sentiment split and the attention thresholds
+appear twice: in the Athena queries (``queries/*.sql``) and in the QuickSight
+dataset (``dashboards.quicksight``: its SQL and calculated fields). The SQL
+files cannot import Python, so the tests check that they use exactly these
+values.
 """
 
 from __future__ import annotations
@@ -39,3 +40,16 @@ if sorted(POSITIVE_EMOTIONS + NEGATIVE_EMOTIONS + NEUTRAL_EMOTIONS) != sorted(EM
 def age_band_upper_bounds() -> tuple[int, ...]:
     """The exclusive upper bound of every band but the last (what a CASE compares with)."""
     return tuple(lower for _, lower in AGE_BANDS[1:])
+
+
+#: Attention: a face counts as turned toward the camera when its head pose is
+#: within both limits, in degrees, inclusive: ``abs(pose_yaw) <= 30`` (turned
+#: left or right) and ``abs(pose_pitch) <= 20`` (tilted up or down).
+#: Rekognition gives yaw and pitch in degrees from -180 to 180 with the camera
+#: as the reference, so 0/0 looks straight into the lens. The limits are this
+#: project's choice, not a Rekognition recommendation: a head turned more than
+#: about 30 degrees aside, or tilted more than 20 degrees up or down, is
+#: looking past a display mounted beside the camera. Faces without a pose
+#: estimate (the local analyzer gives none) are left out of the share.
+ATTENTION_MAX_ABS_YAW = 30
+ATTENTION_MAX_ABS_PITCH = 20

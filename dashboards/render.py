@@ -8,9 +8,16 @@ rows, so a visual shows exactly what its query answers. Which visuals the
 report shows, in which order and under which titles, comes from
 ``contracts/catalogue.py``, as it does for the QuickSight sheet.
 
-Attributes an analyzer does not estimate (the local analyzer estimates no age
-or gender) come back as the queries' ``'unknown'`` bucket only; those visuals
-then say "not estimated by <analyzer>" instead of drawing one bar of unknowns.
+Hours and days are each store's own wall clock (the queries use
+``hour(captured_at_local)`` and ``dt``), and every axis says so. Counts are
+labelled for what they are: faces are sightings, not people; "people
+present" is the images table's average faces per still, an estimate whose
+limits the caption states.
+
+Attributes an analyzer does not estimate (the local analyzer estimates no age,
+gender or head pose) come back as the queries' ``'unknown'`` bucket or NULL
+only; those visuals then say "not estimated by <analyzer>" instead of drawing
+one bar of unknowns.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import base64
 import html
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -34,7 +41,14 @@ from matplotlib.figure import Figure
 
 from contracts.catalogue import CATALOGUE, Surface, Visual
 from contracts.schema import EMOTIONS
-from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
+from dashboards.measures import (
+    AGE_BANDS,
+    ATTENTION_MAX_ABS_PITCH,
+    ATTENTION_MAX_ABS_YAW,
+    NEGATIVE_EMOTIONS,
+    POSITIVE_EMOTIONS,
+    UNKNOWN,
+)
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -123,8 +137,45 @@ def _message(path: Path, title: str, message: str) -> Path:
     return _save(fig, path)
 
 
-def _no_rows(path: Path, title: str) -> Path:
-    return _message(path, title, "No faces in the query's window")
+def _no_rows(path: Path, title: str, what: str = "faces") -> Path:
+    return _message(path, title, f"No {what} in the query's window")
+
+
+_LOCAL_HOUR = "hour of day (store-local time)"
+_LOCAL_DAY = "capture day (store-local date)"
+_SIGHTINGS = "face sightings (not people)"
+
+
+def _zone_series(rows: Rows, value: str) -> dict[str, dict[int, float]]:
+    """``store / zone`` → local hour → ``value``, skipping NULLs."""
+    series: dict[str, dict[int, float]] = {}
+    for row in rows:
+        hour, number = _number(row.get("capture_hour")), _number(row.get(value))
+        if hour is None or number is None:
+            continue
+        series.setdefault(f"{_label(row.get('store_id'))} / {_label(row.get('zone'))}", {})[int(hour)] = number
+    return series
+
+
+def _hour_lines(ax: Any, series: dict[str, dict[int, float]], *, style: str = "-", label_suffix: str = "") -> None:
+    colours = plt.get_cmap("tab10")
+    for index, zone in enumerate(sorted(series)):
+        points = sorted(series[zone].items())
+        ax.plot(
+            [h for h, _ in points],
+            [v for _, v in points],
+            style,
+            marker="o",
+            markersize=4,
+            color=colours(index % 10),
+            label=zone + label_suffix,
+        )
+
+
+def _hour_axis(ax: Any, hours: set[int]) -> None:
+    ax.set_xlim(min(hours) - 0.7, max(hours) + 0.7)
+    ax.set_xticks(range(min(hours), max(hours) + 1))
+    ax.set_xlabel(_LOCAL_HOUR)
 
 
 def plot_emotions_by_hour(rows: Rows, path: Path | str, *, title: str = _title_of("emotions-by-hour")) -> Path:
@@ -149,8 +200,8 @@ def plot_emotions_by_hour(rows: Rows, path: Path | str, *, title: str = _title_o
     used = [h for h in hours if bottom[h] > 0]
     ax.set_xlim(min(used) - 0.7, max(used) + 0.7)
     ax.set_xticks(range(min(used), max(used) + 1))
-    ax.set_xlabel("hour of day (UTC)")
-    ax.set_ylabel("faces")
+    ax.set_xlabel(_LOCAL_HOUR)
+    ax.set_ylabel(_SIGHTINGS)
     ax.legend(title="dominant emotion", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)
 
@@ -177,8 +228,8 @@ def plot_emotion_share(rows: Rows, path: Path | str, *, title: str = _title_of("
     return _save(fig, path)
 
 
-def plot_visitors_per_day(rows: Rows, path: Path | str, *, title: str = _title_of("faces-per-day")) -> Path:
-    """Vertical bars: faces per capture day, stacked by store (visitors_per_day.sql)."""
+def plot_faces_per_day(rows: Rows, path: Path | str, *, title: str = _title_of("faces-per-day")) -> Path:
+    """Vertical bars: face sightings per store-local capture day, stacked by store (faces_per_day.sql)."""
     path = Path(path)
     by_store: dict[str, dict[str, float]] = {}
     for row in rows:
@@ -196,8 +247,8 @@ def plot_visitors_per_day(rows: Rows, path: Path | str, *, title: str = _title_o
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     if len(days) < 5:  # a day or two would otherwise be drawn as one wall-to-wall bar
         ax.set_xlim(-2.5, len(days) + 1.5)
-    ax.set_xlabel("capture day (UTC)")
-    ax.set_ylabel("faces")
+    ax.set_xlabel(_LOCAL_DAY)
+    ax.set_ylabel(_SIGHTINGS)
     ax.tick_params(axis="x", labelrotation=45 if len(days) > 6 else 0)
     ax.legend(title="store", fontsize=8, title_fontsize=8)
     return _save(fig, path)
@@ -228,7 +279,7 @@ def plot_sentiment_index(rows: Rows, path: Path | str, *, title: str = _title_of
         for zone in zones:
             points = sorted(series[zone].items())
             ax.plot([d for d, _ in points], [v for _, v in points], marker="o", label=zone)
-        ax.set_xlabel("capture day (UTC)")
+        ax.set_xlabel(_LOCAL_DAY)
         ax.tick_params(axis="x", labelrotation=45)
         ax.legend(fontsize=8)
     ax.axhline(50, color="#999999", linewidth=1, linestyle="--")
@@ -236,6 +287,102 @@ def plot_sentiment_index(rows: Rows, path: Path | str, *, title: str = _title_of
     ax.set_ylabel(f"% positive ({', '.join(POSITIVE_EMOTIONS)}) of positive + negative")
     ax.yaxis.label.set_fontsize(8)
     return _save(fig, path)
+
+
+def plot_people_present(rows: Rows, path: Path | str, *, title: str = _title_of("people-present-by-hour")) -> Path:
+    """Lines per store zone over the local hour: people in view per still, average and peak.
+
+    From people_present_by_zone_hour.sql.
+    """
+    path = Path(path)
+    average, peak = _zone_series(rows, "people_present"), _zone_series(rows, "peak_people_present")
+    if not average:
+        return _no_rows(path, title, "analyzed stills")
+    fig, ax = _figure(title)
+    _hour_lines(ax, average, label_suffix=" (average)")
+    _hour_lines(ax, peak, style=":", label_suffix=" (peak)")
+    _hour_axis(ax, {h for values in average.values() for h in values})
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("people in view per still (estimate)")
+    ax.yaxis.label.set_fontsize(9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def plot_attention(rows: Rows, path: Path | str, *, analyzer: str, title: str = _title_of("attention-by-hour")) -> Path:
+    """Lines per store zone over the local hour: % of faces turned toward the camera (attention_by_zone_hour.sql)."""
+    path = Path(path)
+    if not rows:
+        return _no_rows(path, title)
+    series = _zone_series(rows, "attention_pct")
+    if not series:
+        return _message(path, title, f"Head pose is not estimated by {analyzer}:\nno face has a yaw and pitch")
+    fig, ax = _figure(title)
+    _hour_lines(ax, series)
+    _hour_axis(ax, {h for values in series.values() for h in values})
+    ax.set_ylim(0, 105)
+    ax.set_ylabel(
+        f"% of faces within yaw \u00b1{ATTENTION_MAX_ABS_YAW}\u00b0, pitch \u00b1{ATTENTION_MAX_ABS_PITCH}\u00b0"
+    )
+    ax.yaxis.label.set_fontsize(8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def plot_stills_with_people(rows: Rows, path: Path | str, *, title: str = _title_of("stills-with-people")) -> Path:
+    """Lines per store zone over the local hour: % of analyzed stills with a face kept (stills_with_people.sql)."""
+    path = Path(path)
+    series = _zone_series(rows, "share_pct")
+    if not series:
+        return _no_rows(path, title, "analyzed stills")
+    fig, ax = _figure(title)
+    _hour_lines(ax, series)
+    _hour_axis(ax, {h for values in series.values() for h in values})
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% of analyzed stills with a face")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def plot_stills_per_camera(rows: Rows, path: Path | str, *, title: str = _title_of("stills-per-camera")) -> Path:
+    """Heat map: a row per camera, a column per store-local hour of each day; blank = no still.
+
+    From stills_per_camera_hour.sql.
+    """
+    path = Path(path)
+    counts: dict[str, dict[tuple[str, int], float]] = {}
+    for row in rows:
+        hour = _number(row.get("capture_hour"))
+        if hour is None:
+            continue
+        camera = (
+            f"{_label(row.get('store_id'))} / {_label(row.get('zone'))} / "
+            f"{_label(row.get('device_id'))}:{_label(row.get('camera_id'))}"
+        )
+        counts.setdefault(camera, {})[(_label(row.get("capture_day")), int(hour))] = _number(row.get("stills")) or 0.0
+    if not counts:
+        return _no_rows(path, title, "stills")
+    days = sorted({day for cells in counts.values() for day, _ in cells})
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    calendar = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    cameras = sorted(counts)
+    grid = [[math.nan] * (24 * len(calendar)) for _ in cameras]
+    for r, camera in enumerate(cameras):
+        for (day, hour), stills in counts[camera].items():
+            grid[r][calendar.index(day) * 24 + hour] = stills
+    fig, ax = _figure(title)
+    image = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis")
+    ax.set_yticks(range(len(cameras)), labels=cameras, fontsize=7)
+    step = max(1, len(calendar) // 10)
+    ax.set_xticks([n * 24 for n in range(0, len(calendar), step)], labels=calendar[::step], fontsize=7)
+    ax.tick_params(axis="x", labelrotation=45 if len(calendar) > 3 else 0)
+    ax.set_xlabel("store-local date and hour (blank: no still that hour)")
+    fig.colorbar(image, ax=ax, label="stills per hour")
+    return _save(fig, path)
+
+
+def _has_pose(rows: Rows) -> bool:
+    return any(_number(r.get("attention_pct")) is not None for r in rows)
 
 
 def _not_estimated(rows: Rows, key: str) -> bool:
@@ -259,7 +406,7 @@ def plot_age_bands(rows: Rows, path: Path | str, *, analyzer: str, title: str = 
         if band == UNKNOWN:
             bar.set_color(EMOTION_COLOURS[UNKNOWN])
     ax.set_xlabel("age band (midpoint of the estimated range)")
-    ax.set_ylabel("faces")
+    ax.set_ylabel(_SIGHTINGS)
     return _save(fig, path)
 
 
@@ -294,8 +441,12 @@ def render_visuals(out_dir: Path | str, results: Mapping[str, Rows], analyzer_na
     drawers: dict[str, Callable[..., Path]] = {
         "emotions-by-hour": plot_emotions_by_hour,
         "emotion-share": plot_emotion_share,
-        "faces-per-day": plot_visitors_per_day,
+        "faces-per-day": plot_faces_per_day,
         "sentiment-by-zone": plot_sentiment_index,
+        "people-present-by-hour": plot_people_present,
+        "attention-by-hour": partial(plot_attention, analyzer=analyzer_name),
+        "stills-with-people": plot_stills_with_people,
+        "stills-per-camera": plot_stills_per_camera,
         "age-bands": partial(plot_age_bands, analyzer=analyzer_name),
         "gender-split": partial(plot_gender_split, analyzer=analyzer_name),
     }
@@ -354,6 +505,7 @@ h1 { margin-bottom: 0.2rem; }
 figure { margin: 0; border: 1px solid #ddd; padding: 0.5rem; background: #fff; }
 figure img { width: 100%; height: auto; }
 figcaption { font-size: 0.85rem; color: #555; }
+figcaption .method { font-size: 0.8rem; color: #666; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.4rem 0 1.2rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; }
 th { background: #f4f4f4; }
@@ -389,8 +541,12 @@ def write_report(
         visual = visuals[visual_id]
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         caption = html.escape(query_question(visual.query))
+        if visual.description:
+            caption += f'<br><span class="method">{html.escape(visual.description)}</span>'
         if visual.query in not_estimated and _not_estimated(results[visual.query], not_estimated[visual.query][0]):
             caption += f" <i>{not_estimated[visual.query][1]} is not estimated by {html.escape(analyzer_name)}.</i>"
+        if visual.query == "attention_by_zone_hour" and results[visual.query] and not _has_pose(results[visual.query]):
+            caption += f" <i>Head pose is not estimated by {html.escape(analyzer_name)}.</i>"
         figures.append(
             f'<figure id="visual-{html.escape(visual.id)}"><img alt="{html.escape(visual.title)}" '
             f'src="data:image/png;base64,{data}"><figcaption><b>{html.escape(visual.query)}</b>: '
@@ -427,7 +583,11 @@ def write_report(
 <body>
 <h1>Shopper Sentiment</h1>
 <p>The dashboard's visuals, drawn from the answers of the named queries in <code>dashboards/queries</code>.
-Hours and days are UTC. A face is one detection in one image (traffic, not unique people).</p>
+Hours and days are each store's local time (its configured time zone, daylight saving included).
+A face is one detection in one still: a sighting, not a person. <b>People present</b> is an estimate:
+the average number of faces per analyzed still of a camera, with no identity and no tracking
+(a person seen by two cameras counts twice). Each face and each still counts once, however often
+it was delivered.</p>
 <p class="analyzer" id="analyzer-note">Face analysis by <b>{html.escape(analyzer_name)}</b>.
 Columns this analyzer does not estimate are null and show as <i>unknown</i>.</p>
 {synthetic_note}

@@ -23,20 +23,32 @@ from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import Construct
 
 from dashboards.quicksight import (
+    DATASET_TABLES,
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_WINDOW_DAYS,
     cloudformation_properties,
     create_analysis_request,
     create_dashboard_request,
     create_data_set_request,
     create_data_source_request,
     create_refresh_schedule_request,
+    dt_window,
 )
 
 
 class DashboardStack(Stack):
-    """Athena data source on the workgroup → dataset (SPICE or DirectQuery) → analysis and dashboard.
+    """Athena data source on the workgroup → two datasets (SPICE or DirectQuery) → analysis and dashboard.
 
-    Attributes: ``data_source``, ``data_set``, ``refresh_schedule`` (None
-    with DirectQuery), ``analysis``, ``dashboard``.
+    One dataset per curated table (``faces``, ``images``), each the custom
+    SQL of ``dashboards.quicksight.dataset.dataset_sql``: the last
+    ``lookback_days`` days of ``dt`` partitions (default 90, the config's
+    ``dashboard_lookback_days``), one row per record or image id. The date
+    range control shows at most 30 of those days by default.
+
+    Attributes: ``data_source``, ``data_sets`` (table → dataset), ``data_set``
+    (the faces dataset), ``refresh_schedules`` (table → schedule; empty with
+    DirectQuery), ``refresh_schedule`` (the faces one, or None), ``analysis``,
+    ``dashboard``.
     """
 
     def __init__(
@@ -49,9 +61,10 @@ class DashboardStack(Stack):
         database_name: str,
         principal_arn: str,
         import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE",
-        lookback_days: int | None = None,
+        lookback_days: int = DEFAULT_LOOKBACK_DAYS,
         **kwargs: Any,
     ) -> None:
+        dt_window(lookback_days)  # refuses a missing or non-positive window before anything is built
         super().__init__(scope, id_, **kwargs)
         account = self.account
         resource_id = name_prefix.lower()
@@ -71,21 +84,37 @@ class DashboardStack(Stack):
                 principal_arn=principal_arn,
             ),
         )
-        data_set_id = f"{resource_id}-faces"
-        self.data_set = place(
-            "FacesDataSet",
-            "CreateDataSet",
-            create_data_set_request(
-                aws_account_id=account,
-                data_set_id=data_set_id,
-                name=f"{name_prefix} faces",
-                data_source_arn=self.data_source.get_att("Arn").to_string(),
-                database=database_name,
-                import_mode=import_mode,
-                lookback_days=lookback_days,
-                principal_arn=principal_arn,
-            ),
-        )
+        data_source_arn = self.data_source.get_att("Arn").to_string()
+        self.data_sets: dict[str, CfnResource] = {}
+        self.refresh_schedules: dict[str, CfnResource] = {}
+        for table in DATASET_TABLES:
+            data_set_id = f"{resource_id}-{table}"
+            data_set = place(
+                f"{table.capitalize()}DataSet",
+                "CreateDataSet",
+                create_data_set_request(
+                    aws_account_id=account,
+                    data_set_id=data_set_id,
+                    name=f"{name_prefix} {table}",
+                    data_source_arn=data_source_arn,
+                    database=database_name,
+                    table=table,
+                    import_mode=import_mode,
+                    lookback_days=lookback_days,
+                    principal_arn=principal_arn,
+                ),
+            )
+            self.data_sets[table] = data_set
+            if import_mode == "SPICE":
+                schedule = place(
+                    f"{table.capitalize()}DailyRefresh",
+                    "CreateRefreshSchedule",
+                    create_refresh_schedule_request(aws_account_id=account, data_set_id=data_set_id),
+                )
+                schedule.add_resource_dependency(data_set)
+                self.refresh_schedules[table] = schedule
+        self.data_set = self.data_sets["faces"]
+        self.refresh_schedule: CfnResource | None = self.refresh_schedules.get("faces")
         # LogicalTableMap (calculated columns) is what QuickSight now calls
         # its legacy data-prep experience; the API and CloudFormation still
         # accept it and DataPrepConfiguration is not yet in cdk/cfn-lint
@@ -97,16 +126,9 @@ class DashboardStack(Stack):
                 "calculated fields to DataPrepConfiguration is tracked as follow-up work.",
             )
         )
-        self.refresh_schedule: CfnResource | None = None
-        if import_mode == "SPICE":
-            self.refresh_schedule = place(
-                "DailyRefresh",
-                "CreateRefreshSchedule",
-                create_refresh_schedule_request(aws_account_id=account, data_set_id=data_set_id),
-            )
-            self.refresh_schedule.add_resource_dependency(self.data_set)
 
-        data_set_arn = self.data_set.get_att("Arn").to_string()
+        data_set_arns = {table: data_set.get_att("Arn").to_string() for table, data_set in self.data_sets.items()}
+        window_days = min(DEFAULT_WINDOW_DAYS, lookback_days)
         self.analysis = place(
             "Analysis",
             "CreateAnalysis",
@@ -114,7 +136,8 @@ class DashboardStack(Stack):
                 aws_account_id=account,
                 analysis_id=f"{resource_id}-analysis",
                 name=f"{name_prefix} shopper sentiment",
-                dataset_arn=data_set_arn,
+                dataset_arns=data_set_arns,
+                window_days=window_days,
                 principal_arn=principal_arn,
             ),
         )
@@ -125,7 +148,8 @@ class DashboardStack(Stack):
                 aws_account_id=account,
                 dashboard_id=f"{resource_id}-dashboard",
                 name=f"{name_prefix} shopper sentiment",
-                dataset_arn=data_set_arn,
+                dataset_arns=data_set_arns,
+                window_days=window_days,
                 principal_arn=principal_arn,
             ),
         )

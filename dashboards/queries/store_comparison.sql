@@ -1,7 +1,24 @@
--- How do the stores compare over the last 30 days: traffic, faces per day, zones, smiling share, average estimated age and sentiment index?
--- faces_per_day divides by the days a store had faces, so a store that went
--- live mid-window is not penalised. avg_age averages the midpoints of the
--- estimated age ranges. sentiment_index is defined as in sentiment_index.sql.
+-- How do the stores compare over the last 30 days: face sightings, sightings per day, zones, smiling share, average estimated age and sentiment index?
+-- Faces are sightings, not people: a shopper in view for three stills counts
+-- three times (people_present_by_zone_hour.sql estimates people in view).
+-- faces_per_day divides by the store-local days (dt) a store had faces, so a
+-- store that went live mid-window is not penalised. avg_age averages the
+-- midpoints of the estimated age ranges. sentiment_index is defined as in
+-- sentiment_index.sql. Each record_id counts once (the first analysis of a
+-- re-analyzed image).
+WITH faces_once AS (
+    SELECT
+        store_id,
+        dt,
+        zone,
+        smile,
+        age_low,
+        age_high,
+        dominant_emotion,
+        row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
+    FROM faces
+    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+)
 SELECT
     store_id,
     count(*) AS faces,
@@ -19,7 +36,7 @@ SELECT
         ),
         1
     ) AS sentiment_index
-FROM faces
-WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+FROM faces_once
+WHERE copy_number = 1
 GROUP BY store_id
 ORDER BY faces DESC, store_id

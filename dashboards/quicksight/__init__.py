@@ -10,11 +10,19 @@ them against the QuickSight service model.
 from dashboards.quicksight.cloudformation import RESOURCE_TYPES, cloudformation_properties
 from dashboards.quicksight.dataset import (
     CALCULATED_COLUMN_TYPES,
+    DATASET_TABLES,
+    DEDUPE_KEYS,
+    DEFAULT_LOOKBACK_DAYS,
+    DERIVED_COLUMNS,
+    DOCUMENTED_RETURN_TYPES,
     LOGICAL_TABLE_ID,
     PHYSICAL_TABLE_ID,
     athena_data_source_parameters,
     calculated_columns,
     dataset_column_types,
+    dataset_columns,
+    dataset_sql,
+    dt_window,
     input_columns,
     logical_table_map,
     physical_table_map,
@@ -23,10 +31,12 @@ from dashboards.quicksight.dataset import (
 )
 from dashboards.quicksight.definition import (
     DEFAULT_DATASET_IDENTIFIER,
+    DEFAULT_WINDOW_DAYS,
     SHEET_ID,
     analysis_definition,
     dashboard_definition,
     dashboard_publish_options,
+    visual_dataset,
 )
 from dashboards.quicksight.permissions import OWNER_ACTIONS, owner_permissions
 from dashboards.quicksight.requests import (
@@ -39,7 +49,13 @@ from dashboards.quicksight.requests import (
 
 __all__ = [
     "CALCULATED_COLUMN_TYPES",
+    "DATASET_TABLES",
+    "DEDUPE_KEYS",
     "DEFAULT_DATASET_IDENTIFIER",
+    "DEFAULT_LOOKBACK_DAYS",
+    "DEFAULT_WINDOW_DAYS",
+    "DERIVED_COLUMNS",
+    "DOCUMENTED_RETURN_TYPES",
     "LOGICAL_TABLE_ID",
     "OWNER_ACTIONS",
     "PHYSICAL_TABLE_ID",
@@ -57,10 +73,14 @@ __all__ = [
     "dashboard_definition",
     "dashboard_publish_options",
     "dataset_column_types",
+    "dataset_columns",
+    "dataset_sql",
+    "dt_window",
     "input_columns",
     "logical_table_map",
     "owner_permissions",
     "physical_table_map",
     "quicksight_type",
     "refresh_schedule",
+    "visual_dataset",
 ]

@@ -1,23 +1,46 @@
-"""The QuickSight data source and dataset over the ``faces`` table, as API-shaped dicts.
+"""The QuickSight data source and the two datasets (``faces``, ``images``), as API-shaped dicts.
+
+Each dataset is one Athena custom SQL over its Glue table that
+
+* reads a bounded window of ``dt`` partitions (``lookback_days``, always
+  set): a SPICE refresh or a DirectQuery visual scans that window only;
+* keeps one row per ``record_id`` (faces) or ``image_id`` (images), as the
+  named queries do: a redelivered or re-analyzed image repeats its ids, and
+  the first analysis (earliest ``processed_at``) counts;
+* adds the store-local time columns and the numeric scores the visuals
+  average (``DERIVED_COLUMNS``), computed in SQL so that Athena types them.
 
 Every column comes from ``contracts/schema.py`` (data columns and partition
-keys); the calculated fields the visuals need are added in a logical-table
-``CreateColumnsOperation``. Shapes follow boto3's ``CreateDataSource`` /
-``CreateDataSet`` input; CloudFormation's ``AWS::QuickSight::DataSet`` uses
-the same member names for these properties.
+keys) plus those derived columns. The few row-level fields that are easier
+to read as QuickSight expressions (age band, sentiment label) are calculated
+fields in a logical-table ``CreateColumnsOperation``; each uses only
+functions whose documented return type is known (``DOCUMENTED_RETURN_TYPES``).
+Shapes follow boto3's ``CreateDataSource`` / ``CreateDataSet`` input;
+CloudFormation's ``AWS::QuickSight::DataSet`` uses the same member names.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
-from contracts.schema import COLUMNS, PARTITION_KEYS, TABLE_NAME, Column
-from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
+from contracts.schema import IMAGES_TABLE_NAME, OUTCOME_ANALYZED, PARTITION_KEYS, TABLE_NAME, TABLES, Column
+from dashboards.measures import (
+    AGE_BANDS,
+    ATTENTION_MAX_ABS_PITCH,
+    ATTENTION_MAX_ABS_YAW,
+    NEGATIVE_EMOTIONS,
+    POSITIVE_EMOTIONS,
+    UNKNOWN,
+)
 
-#: The physical and logical table ids inside the dataset (pattern [0-9a-zA-Z-]*).
-PHYSICAL_TABLE_ID = "faces"
-LOGICAL_TABLE_ID = "faces-with-fields"
+#: The curated tables the dashboard reads, each one dataset.
+DATASET_TABLES: tuple[str, ...] = (TABLE_NAME, IMAGES_TABLE_NAME)
+#: The id of each table's duplicate rows (same id = same face / same still).
+DEDUPE_KEYS: dict[str, str] = {TABLE_NAME: "record_id", IMAGES_TABLE_NAME: "image_id"}
+#: Days of dt partitions a dataset reads when the config says nothing (``dashboard_lookback_days``).
+DEFAULT_LOOKBACK_DAYS = 90
 #: The Glue catalog every Athena data source sees by default.
 ATHENA_CATALOG = "AwsDataCatalog"
 
@@ -29,7 +52,22 @@ _QUICKSIGHT_TYPES: dict[str, tuple[str, str | None]] = {
     "double": ("DECIMAL", "FLOAT"),
     "boolean": ("BOOLEAN", None),
     "timestamp": ("DATETIME", None),
+    "date": ("DATETIME", None),
 }
+
+
+def physical_table_id(table: str) -> str:
+    """The physical table id inside a dataset (pattern [0-9a-zA-Z-]*)."""
+    return table
+
+
+def logical_table_id(table: str) -> str:
+    return f"{table}-with-fields"
+
+
+#: The faces dataset's table ids.
+PHYSICAL_TABLE_ID = physical_table_id(TABLE_NAME)
+LOGICAL_TABLE_ID = logical_table_id(TABLE_NAME)
 
 
 def quicksight_type(glue_type: str) -> tuple[str, str | None]:
@@ -42,16 +80,123 @@ def quicksight_type(glue_type: str) -> tuple[str, str | None]:
         ) from None
 
 
-def input_columns(columns: tuple[Column, ...] = COLUMNS + PARTITION_KEYS) -> list[dict[str, str]]:
-    """``InputColumns`` of the physical table: every schema column and partition key."""
+def _in_list(emotions: tuple[str, ...]) -> str:
+    return ", ".join(f"'{e}'" for e in emotions)
+
+
+@dataclass(frozen=True)
+class DerivedColumn:
+    """A column the dataset's SQL computes: name, Athena expression, Glue type, meaning."""
+
+    name: str
+    sql: str
+    type: str
+    comment: str
+
+    @property
+    def column(self) -> Column:
+        return Column(self.name, self.type, self.comment)
+
+
+_LOCAL_TIME = (
+    DerivedColumn(
+        "capture_day",
+        "CAST(dt AS date)",
+        "date",
+        "Store-local capture date (dt as a date): the date filter on it names only the partition column",
+    ),
+    DerivedColumn("capture_hour", "hour(captured_at_local)", "int", "Hour of the store's wall clock, 0-23"),
+)
+_TOWARD_CAMERA = f"abs(pose_yaw) <= {ATTENTION_MAX_ABS_YAW} AND abs(pose_pitch) <= {ATTENTION_MAX_ABS_PITCH}"
+
+#: Per table, the columns the dataset's SQL adds. A score is 100 or 0 per row
+#: and NULL where the row does not count, so its plain AVERAGE is a percentage
+#: under any filter; SQL gives the NULL a numeric type, which QuickSight's
+#: documented functions cannot (nullIf is typed String).
+DERIVED_COLUMNS: dict[str, tuple[DerivedColumn, ...]] = {
+    TABLE_NAME: (
+        *_LOCAL_TIME,
+        DerivedColumn(
+            "sentiment_score",
+            f"CASE WHEN dominant_emotion IN ({_in_list(POSITIVE_EMOTIONS)}) THEN 100"
+            f" WHEN dominant_emotion IN ({_in_list(NEGATIVE_EMOTIONS)}) THEN 0 END",
+            "int",
+            "100 positive, 0 negative, NULL neutral: its average is the sentiment index",
+        ),
+        DerivedColumn(
+            "attention_score",
+            f"CASE WHEN {_TOWARD_CAMERA} THEN 100 WHEN pose_yaw IS NOT NULL AND pose_pitch IS NOT NULL THEN 0 END",
+            "int",
+            "100 turned toward the camera, 0 turned away, NULL without a pose: its average is the attention share",
+        ),
+    ),
+    IMAGES_TABLE_NAME: (
+        *_LOCAL_TIME,
+        DerivedColumn(
+            "people_in_view",
+            f"CASE WHEN outcome = '{OUTCOME_ANALYZED}' THEN faces_kept END",
+            "int",
+            "Faces kept in an analyzed still (NULL if quarantined): its average is people present",
+        ),
+    ),
+}
+
+
+def dataset_columns(table: str = TABLE_NAME) -> tuple[Column, ...]:
+    """Every column of a dataset's physical table, in order: schema, partitions, derived."""
+    return TABLES[table] + PARTITION_KEYS + tuple(d.column for d in DERIVED_COLUMNS[table])
+
+
+def input_columns(columns: tuple[Column, ...] | None = None, *, table: str = TABLE_NAME) -> list[dict[str, str]]:
+    """``InputColumns`` / ``Columns`` of a physical table: every column of ``dataset_columns(table)``."""
     result = []
-    for column in columns:
+    for column in dataset_columns(table) if columns is None else columns:
         kind, sub_type = quicksight_type(column.type)
         entry = {"Name": column.name, "Type": kind}
         if sub_type:
             entry["SubType"] = sub_type
         result.append(entry)
     return result
+
+
+def dt_window(lookback_days: int) -> str:
+    """The predicate on ``dt`` that keeps today (UTC date) and the ``lookback_days - 1`` days before."""
+    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 1:
+        raise ValueError(f"lookback_days must be a whole number of days, at least 1 (got {lookback_days!r})")
+    return f"dt >= date_format(current_date - INTERVAL '{lookback_days - 1}' DAY, '%Y-%m-%d')"
+
+
+def dataset_sql(*, database: str, table: str, lookback_days: int) -> str:
+    """The dataset's Athena SQL: the ``dt`` window, one row per id, the derived columns.
+
+    The window sits in the WHERE of the only SELECT that reads the table, so
+    Athena prunes partitions before anything else; QuickSight wraps this SQL
+    as a subquery and adds its own filters outside.
+    """
+    key = DEDUPE_KEYS[table]
+    stored = [c.name for c in TABLES[table] + PARTITION_KEYS]
+    select = ",\n    ".join([*stored, *(f"{d.sql} AS {d.name}" for d in DERIVED_COLUMNS[table])])
+    # The database comes from the config, table and columns from the schema: no user input.
+    return (
+        f"SELECT\n    {select}\n"  # noqa: S608
+        "FROM (\n"
+        f"    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY processed_at) AS copy_number\n"
+        f'    FROM "{database}"."{table}"\n'
+        f"    WHERE {dt_window(lookback_days)}\n"
+        ") AS once\n"
+        "WHERE copy_number = 1"
+    )
+
+
+#: QuickSight's documented return type of each function the calculated fields
+#: use (the function reference, "Return type"). ``ifelse`` returns the type
+#: of its then-expressions, which must all share one type. Functions not
+#: listed here are not used, e.g. ``nullIf``, documented as returning String
+#: whatever its arguments.
+DOCUMENTED_RETURN_TYPES: dict[str, str] = {
+    "ifelse": "the type of its then-expressions",
+    "isNull": "BOOLEAN",
+}
 
 
 def _emotion_test(emotions: tuple[str, ...]) -> str:
@@ -66,28 +211,20 @@ def _age_band_expression() -> str:
     return f"ifelse({', '.join(branches)}, '{AGE_BANDS[-1][0]}')"
 
 
-def calculated_columns() -> list[dict[str, str]]:
-    """Row-level calculated fields of the dataset (``CalculatedColumn`` shapes).
+def calculated_columns(table: str = TABLE_NAME) -> list[dict[str, str]]:
+    """Row-level calculated fields of a dataset (``CalculatedColumn`` shapes).
 
     The definitions match the SQL in ``dashboards/queries`` (see
-    ``dashboards/measures.py``). Hours and days are UTC, like ``captured_at``.
-    ``sentiment_score`` is 100 for a positive face, 0 for a negative one and
-    NULL for a neutral one, so its plain AVERAGE is the sentiment index
-    (100 * positive / (positive + negative)) under any filter: no aggregate
-    calculated field (not allowed at dataset level) is needed.
+    ``dashboards/measures.py``). Both are ``ifelse`` over string literals, so
+    both are String, as QuickSight documents ifelse.
     """
+    if table != TABLE_NAME:
+        return []
     fields = {
-        "capture_hour": "extract('HH', {captured_at})",
-        "capture_day": "truncDate('DD', {captured_at})",
         "age_band": _age_band_expression(),
         "sentiment": (
             f"ifelse({_emotion_test(POSITIVE_EMOTIONS)}, 'positive', "
             f"{_emotion_test(NEGATIVE_EMOTIONS)}, 'negative', 'neutral')"
-        ),
-        # nullIf(..., -1): a NULL for neutral faces made from functions that
-        # surely exist, rather than relying on a NULL literal inside ifelse.
-        "sentiment_score": (
-            f"nullIf(ifelse({_emotion_test(POSITIVE_EMOTIONS)}, 100, {_emotion_test(NEGATIVE_EMOTIONS)}, 0, -1), -1)"
         ),
     }
     return [
@@ -97,19 +234,13 @@ def calculated_columns() -> list[dict[str, str]]:
 
 
 #: QuickSight field kind of every calculated column (what the visuals may do with it).
-CALCULATED_COLUMN_TYPES: dict[str, str] = {
-    "capture_hour": "INTEGER",
-    "capture_day": "DATETIME",
-    "age_band": "STRING",
-    "sentiment": "STRING",
-    "sentiment_score": "INTEGER",
-}
+CALCULATED_COLUMN_TYPES: dict[str, str] = {"age_band": "STRING", "sentiment": "STRING"}
 
 
-def dataset_column_types() -> dict[str, str]:
-    """Every column a visual may reference: schema columns, partitions, calculated fields."""
-    types = {c["Name"]: c["Type"] for c in input_columns()}
-    types.update(CALCULATED_COLUMN_TYPES)
+def dataset_column_types(table: str = TABLE_NAME) -> dict[str, str]:
+    """Every column a visual may reference in a dataset: physical columns and calculated fields."""
+    types = {c["Name"]: c["Type"] for c in input_columns(table=table)}
+    types.update({c["ColumnName"]: CALCULATED_COLUMN_TYPES[c["ColumnName"]] for c in calculated_columns(table)})
     return types
 
 
@@ -118,51 +249,31 @@ def physical_table_map(
     *,
     database: str,
     table: str = TABLE_NAME,
-    lookback_days: int | None = None,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
 ) -> dict[str, Any]:
-    """``PhysicalTableMap`` with the faces table.
-
-    By default the whole table (``RelationalTable``), which suits SPICE: the
-    refresh reads it once. With ``lookback_days`` the table is a ``CustomSql``
-    with a ``dt`` window instead, so that in DirectQuery every visual's query
-    prunes partitions (QuickSight's own date filters land on ``captured_at``,
-    which Athena cannot prune by).
-    """
-    columns = input_columns()
-    if lookback_days is None:
-        source: dict[str, Any] = {
-            "RelationalTable": {
-                "DataSourceArn": data_source_arn,
-                "Catalog": ATHENA_CATALOG,
-                "Schema": database,
-                "Name": table,
-                "InputColumns": columns,
-            }
-        }
-    else:
-        if lookback_days < 1:
-            raise ValueError(f"lookback_days must be at least 1 (got {lookback_days})")
-        source = {
+    """``PhysicalTableMap``: the table as custom SQL with its ``dt`` window (``dataset_sql``)."""
+    return {
+        physical_table_id(table): {
             "CustomSql": {
                 "DataSourceArn": data_source_arn,
                 "Name": f"{table}-last-{lookback_days}-days",
-                "SqlQuery": (
-                    f'SELECT * FROM "{database}"."{table}" '  # noqa: S608 - names from config, not user input
-                    f"WHERE dt >= date_format(current_date - INTERVAL '{lookback_days - 1}' DAY, '%Y-%m-%d')"
-                ),
-                "Columns": columns,
+                "SqlQuery": dataset_sql(database=database, table=table, lookback_days=lookback_days),
+                "Columns": input_columns(table=table),
             }
         }
-    return {PHYSICAL_TABLE_ID: source}
+    }
 
 
-def logical_table_map() -> dict[str, Any]:
-    """``LogicalTableMap``: the physical table plus the calculated fields."""
+def logical_table_map(table: str = TABLE_NAME) -> dict[str, Any] | None:
+    """``LogicalTableMap``: the physical table plus its calculated fields; None without any."""
+    columns = calculated_columns(table)
+    if not columns:
+        return None
     return {
-        LOGICAL_TABLE_ID: {
-            "Alias": TABLE_NAME,
-            "Source": {"PhysicalTableId": PHYSICAL_TABLE_ID},
-            "DataTransforms": [{"CreateColumnsOperation": {"Columns": calculated_columns()}}],
+        logical_table_id(table): {
+            "Alias": table,
+            "Source": {"PhysicalTableId": physical_table_id(table)},
+            "DataTransforms": [{"CreateColumnsOperation": {"Columns": columns}}],
         }
     }
 

@@ -1,12 +1,19 @@
 """The analysis and dashboard Definition, built in code.
 
-One sheet with the original solution's three visuals (vertical stacked bar of
-emotion count by capture hour, pie of emotions, vertical bar of faces per
-day) plus age bands, gender split and a sentiment KPI; store and zone filter
-controls (the zone list cascades from the chosen stores) and a date range
-that defaults to the last 30 days, like the named queries. Which visuals,
-their ids, titles and order come from ``contracts/catalogue.py`` (the local
-report draws the same ones); this module says how QuickSight draws each.
+One sheet over two datasets (``faces``: one row per face sighting;
+``images``: one row per still): the people-present estimate (KPI and by
+store-local hour, from the images), the sentiment KPI, attention (faces
+turned toward the camera) by hour, the original solution's visuals (stacked
+bar of emotion count by hour, pie of emotions, bar of face sightings per
+day), age bands and gender split. Store and zone filter controls (the zone
+list cascades from the chosen stores) and a date range that defaults to the
+last 30 days, like the named queries; the three filters apply to both
+datasets (``CrossDataset = ALL_DATASETS``: both have ``store_id``, ``zone``
+and ``capture_day``). The date filter is on ``capture_day``, the dataset
+SQL's ``CAST(dt AS date)``: the store-local date, and a predicate on the
+partition column only. Which visuals, their ids, titles, descriptions and
+order come from ``contracts/catalogue.py`` (the local report draws the same
+ones); this module says how QuickSight draws each, from which dataset.
 
 QuickSight's Definition members are mostly union-typed structures that
 accept exactly one member ("Only 1 member of ... should be provided");
@@ -15,15 +22,19 @@ botocore does not check that, ``dashboards.quicksight.validation`` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from contracts.catalogue import CATALOGUE, Surface, Visual
+from contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
 
 SHEET_ID = "shopper-sentiment"
-DEFAULT_DATASET_IDENTIFIER = "faces"
+#: Dataset identifiers inside the definition: the table names.
+FACES = TABLE_NAME
+IMAGES = IMAGES_TABLE_NAME
+DEFAULT_DATASET_IDENTIFIER = FACES
 #: How many days the date range control shows by default (today included).
 DEFAULT_WINDOW_DAYS = 30
 
@@ -36,13 +47,31 @@ def _title(text: str) -> dict[str, Any]:
     return {"Visibility": "VISIBLE", "FormatText": {"PlainText": text}}
 
 
+def _labels(visual: Visual) -> dict[str, Any]:
+    """Title, and the description as subtitle when the catalogue gives one."""
+    labels: dict[str, Any] = {"Title": _title(visual.title)}
+    if visual.description:
+        labels["Subtitle"] = _title(visual.description)
+    return labels
+
+
 def _face_count(dataset: str, visual: Visual) -> dict[str, Any]:
-    # record_id is unique per face, so COUNT of it is the number of faces.
+    # The dataset keeps one row per record_id, so COUNT of it is the number of faces.
     return {
         "CategoricalMeasureField": {
             "FieldId": f"{visual.id}-faces",
             "Column": _column(dataset, "record_id"),
             "AggregationFunction": "COUNT",
+        }
+    }
+
+
+def _numeric(dataset: str, visual: Visual, column: str, aggregation: str, role: str) -> dict[str, Any]:
+    return {
+        "NumericalMeasureField": {
+            "FieldId": f"{visual.id}-{role}",
+            "Column": _column(dataset, column),
+            "AggregationFunction": {"SimpleNumericalAggregation": aggregation},
         }
     }
 
@@ -64,25 +93,36 @@ class _Dimension:
         return {self.kind: field}
 
 
+#: (dataset, visual) → the measure fields of a chart.
+_Measures = Callable[[str, Visual], list[dict[str, Any]]]
+
+
 def _vertical_bar(
-    dataset: str, visual: Visual, *, category: _Dimension, colors: _Dimension | None = None
+    dataset: str,
+    visual: Visual,
+    *,
+    category: _Dimension,
+    colors: _Dimension | None = None,
+    values: _Measures | None = None,
+    stacked: bool = True,
 ) -> dict[str, Any]:
-    """Faces per ``category``, stacked by ``colors`` when given."""
-    wells: dict[str, Any] = {"Category": [category.field(dataset, visual)], "Values": [_face_count(dataset, visual)]}
+    """``values`` (default: faces) per ``category``, split by ``colors`` when given (stacked or side by side)."""
+    measures = values(dataset, visual) if values is not None else [_face_count(dataset, visual)]
+    wells: dict[str, Any] = {"Category": [category.field(dataset, visual)], "Values": measures}
     if colors is not None:
         wells["Colors"] = [colors.field(dataset, visual)]
     return {
         "BarChartVisual": {
             "VisualId": visual.id,
-            "Title": _title(visual.title),
+            **_labels(visual),
             "ChartConfiguration": {
                 "FieldWells": {"BarChartAggregatedFieldWells": wells},
                 "Orientation": "VERTICAL",
-                "BarsArrangement": "STACKED" if colors is not None else "CLUSTERED",
+                "BarsArrangement": "STACKED" if colors is not None and stacked else "CLUSTERED",
                 "SortConfiguration": {
                     "CategorySort": [{"FieldSort": {"FieldId": f"{visual.id}-{category.role}", "Direction": "ASC"}}]
                 },
-                "Legend": {"Visibility": "VISIBLE" if colors is not None else "HIDDEN"},
+                "Legend": {"Visibility": "VISIBLE" if colors is not None or len(measures) > 1 else "HIDDEN"},
             },
         }
     }
@@ -100,57 +140,64 @@ def _pie(dataset: str, visual: Visual, *, category: _Dimension, donut: bool) -> 
     }
     if donut:
         configuration["DonutOptions"] = {"ArcOptions": {"ArcThickness": "MEDIUM"}}
-    return {
-        "PieChartVisual": {
-            "VisualId": visual.id,
-            "Title": _title(visual.title),
-            "ChartConfiguration": configuration,
-        }
-    }
+    return {"PieChartVisual": {"VisualId": visual.id, **_labels(visual), "ChartConfiguration": configuration}}
 
 
-def _sentiment_kpi(dataset: str, visual: Visual) -> dict[str, Any]:
+def _kpi_average(dataset: str, visual: Visual, *, column: str, role: str) -> dict[str, Any]:
+    """One number: the AVERAGE of ``column`` over the filtered rows."""
     return {
         "KPIVisual": {
             "VisualId": visual.id,
-            "Title": _title(visual.title),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "Values": [
-                        {
-                            # AVERAGE of 100/0/NULL = % positive of positive + negative.
-                            "NumericalMeasureField": {
-                                "FieldId": "sentiment-index",
-                                "Column": _column(dataset, "sentiment_score"),
-                                "AggregationFunction": {"SimpleNumericalAggregation": "AVERAGE"},
-                            }
-                        }
-                    ]
-                }
-            },
+            **_labels(visual),
+            "ChartConfiguration": {"FieldWells": {"Values": [_numeric(dataset, visual, column, "AVERAGE", role)]}},
         }
     }
 
 
 _EMOTION = _Dimension("emotion", "dominant_emotion")
+_HOUR = _Dimension("hour", "capture_hour", "NumericalDimensionField")
 
-#: How QuickSight draws each catalogue visual it shows: (dataset identifier, visual) → one ``Visual`` union.
-_DRAWN_BY: dict[str, Callable[[str, Visual], dict[str, Any]]] = {
-    "sentiment-kpi": _sentiment_kpi,
-    "emotion-share": partial(_pie, category=_EMOTION, donut=False),
-    "gender-split": partial(_pie, category=_Dimension("gender", "gender"), donut=True),
-    "emotions-by-hour": partial(
-        _vertical_bar, category=_Dimension("hour", "capture_hour", "NumericalDimensionField"), colors=_EMOTION
+
+def _people_present(dataset: str, visual: Visual) -> list[dict[str, Any]]:
+    return [
+        _numeric(dataset, visual, "people_in_view", "AVERAGE", "average"),
+        _numeric(dataset, visual, "people_in_view", "MAX", "peak"),
+    ]
+
+
+def _attention(dataset: str, visual: Visual) -> list[dict[str, Any]]:
+    return [_numeric(dataset, visual, "attention_score", "AVERAGE", "attention")]
+
+
+#: How QuickSight draws each catalogue visual it shows: visual id → (dataset, (dataset, visual) → one ``Visual`` union).
+_DRAWN_BY: dict[str, tuple[str, Callable[[str, Visual], dict[str, Any]]]] = {
+    # AVERAGE of faces kept per analyzed still (NULL for quarantined ones): people present.
+    "people-present-kpi": (IMAGES, partial(_kpi_average, column="people_in_view", role="people")),
+    # AVERAGE of 100/0/NULL = % positive of positive + negative.
+    "sentiment-kpi": (FACES, partial(_kpi_average, column="sentiment_score", role="index")),
+    "emotion-share": (FACES, partial(_pie, category=_EMOTION, donut=False)),
+    "people-present-by-hour": (IMAGES, partial(_vertical_bar, category=_HOUR, values=_people_present)),
+    # AVERAGE of 100/0/NULL per zone, side by side: averages do not stack.
+    "attention-by-hour": (
+        FACES,
+        partial(_vertical_bar, category=_HOUR, colors=_Dimension("zone", "zone"), values=_attention, stacked=False),
     ),
-    "faces-per-day": partial(
-        _vertical_bar,
-        category=_Dimension("day", "capture_day", "DateDimensionField", date_granularity="DAY"),
+    "emotions-by-hour": (FACES, partial(_vertical_bar, category=_HOUR, colors=_EMOTION)),
+    "faces-per-day": (
+        FACES,
+        partial(_vertical_bar, category=_Dimension("day", "capture_day", "DateDimensionField", date_granularity="DAY")),
     ),
-    "age-bands": partial(_vertical_bar, category=_Dimension("band", "age_band")),
+    "age-bands": (FACES, partial(_vertical_bar, category=_Dimension("band", "age_band"))),
+    "gender-split": (FACES, partial(_pie, category=_Dimension("gender", "gender"), donut=True)),
 }
 
 
-def visuals(dataset: str = DEFAULT_DATASET_IDENTIFIER) -> list[dict[str, Any]]:
+def visual_dataset(visual_id: str) -> str:
+    """The dataset identifier (table) a QuickSight visual reads."""
+    return _DRAWN_BY[visual_id][0]
+
+
+def visuals() -> list[dict[str, Any]]:
     """The sheet's visuals (each a one-member ``Visual`` union): the catalogue's QuickSight visuals, in its order."""
     shown = CATALOGUE.visuals_on(Surface.QUICKSIGHT)
     undrawn = [visual.id for visual in shown if visual.id not in _DRAWN_BY]
@@ -159,17 +206,20 @@ def visuals(dataset: str = DEFAULT_DATASET_IDENTIFIER) -> list[dict[str, Any]]:
             f"contracts/catalogue.py shows {', '.join(undrawn)} on QuickSight, "
             "but dashboards/quicksight/definition.py does not say how to draw it"
         )
-    return [_DRAWN_BY[visual.id](dataset, visual) for visual in shown]
+    return [draw(dataset, visual) for visual in shown for dataset, draw in [_DRAWN_BY[visual.id]]]
 
 
 #: (visual id, column, row, column span, row span) on QuickSight's 36-column grid.
 _GRID: tuple[tuple[str, int, int, int, int], ...] = (
-    ("sentiment-kpi", 0, 0, 12, 8),
-    ("emotion-share", 12, 0, 12, 8),
-    ("gender-split", 24, 0, 12, 8),
-    ("emotions-by-hour", 0, 8, 36, 12),
-    ("faces-per-day", 0, 20, 18, 10),
-    ("age-bands", 18, 20, 18, 10),
+    ("people-present-kpi", 0, 0, 12, 8),
+    ("sentiment-kpi", 12, 0, 12, 8),
+    ("emotion-share", 24, 0, 12, 8),
+    ("people-present-by-hour", 0, 8, 18, 12),
+    ("attention-by-hour", 18, 8, 18, 12),
+    ("emotions-by-hour", 0, 20, 36, 12),
+    ("faces-per-day", 0, 32, 12, 10),
+    ("age-bands", 12, 32, 12, 10),
+    ("gender-split", 24, 32, 12, 10),
 )
 
 
@@ -197,7 +247,11 @@ STORE_CONTROL_ID = "store-control"
 def filters(
     dataset: str = DEFAULT_DATASET_IDENTIFIER, *, window_days: int = DEFAULT_WINDOW_DAYS
 ) -> list[dict[str, Any]]:
-    """Store and zone (all values until chosen) and the capture-day range (a rolling window)."""
+    """Store and zone (all values until chosen) and the store-local capture-day range (a rolling window).
+
+    Each names a column of ``dataset``; the filter groups apply them to every
+    dataset with a column of that name (both have all three).
+    """
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1 (got {window_days})")
 
@@ -260,7 +314,7 @@ def filter_controls(dataset: str = DEFAULT_DATASET_IDENTIFIER) -> list[dict[str,
         {
             "DateTimePicker": {
                 "FilterControlId": "date-range-control",
-                "Title": "Capture date (UTC)",
+                "Title": "Capture date (store-local)",
                 "SourceFilterId": DATE_FILTER_ID,
                 "Type": "DATE_RANGE",
             }
@@ -277,50 +331,46 @@ def _filter_groups(dataset: str, window_days: int) -> list[dict[str, Any]]:
                 "SelectedSheets": {"SheetVisualScopingConfigurations": [{"SheetId": SHEET_ID, "Scope": "ALL_VISUALS"}]}
             },
             "Status": "ENABLED",
-            "CrossDataset": "SINGLE_DATASET",
+            # Both datasets have store_id, zone and capture_day: one control filters both.
+            "CrossDataset": "ALL_DATASETS",
         }
         for f in filters(dataset, window_days=window_days)
     ]
 
 
-def _definition(dataset_arn: str, dataset: str, window_days: int) -> dict[str, Any]:
+def _definition(dataset_arns: Mapping[str, str], window_days: int) -> dict[str, Any]:
+    missing = sorted({FACES, IMAGES} - set(dataset_arns))
+    if missing:
+        raise ValueError(f"dataset_arns needs the ARN of the {', '.join(missing)} dataset (table name → ARN)")
     return {
-        "DataSetIdentifierDeclarations": [{"Identifier": dataset, "DataSetArn": dataset_arn}],
+        "DataSetIdentifierDeclarations": [
+            {"Identifier": identifier, "DataSetArn": dataset_arns[identifier]} for identifier in (FACES, IMAGES)
+        ],
         "Sheets": [
             {
                 "SheetId": SHEET_ID,
                 "Name": "Shopper sentiment",
-                "FilterControls": filter_controls(dataset),
-                "Visuals": visuals(dataset),
+                "FilterControls": filter_controls(FACES),
+                "Visuals": visuals(),
                 "Layouts": _layout(),
             }
         ],
-        "FilterGroups": _filter_groups(dataset, window_days),
+        "FilterGroups": _filter_groups(FACES, window_days),
     }
 
 
-def analysis_definition(
-    *,
-    dataset_arn: str,
-    dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-) -> dict[str, Any]:
-    """``Definition`` for ``CreateAnalysis`` (``AnalysisDefinition`` shape)."""
-    return _definition(dataset_arn, dataset_identifier, window_days)
+def analysis_definition(*, dataset_arns: Mapping[str, str], window_days: int = DEFAULT_WINDOW_DAYS) -> dict[str, Any]:
+    """``Definition`` for ``CreateAnalysis`` (``AnalysisDefinition`` shape); ``dataset_arns``: table → ARN."""
+    return _definition(dataset_arns, window_days)
 
 
-def dashboard_definition(
-    *,
-    dataset_arn: str,
-    dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-) -> dict[str, Any]:
+def dashboard_definition(*, dataset_arns: Mapping[str, str], window_days: int = DEFAULT_WINDOW_DAYS) -> dict[str, Any]:
     """``Definition`` for ``CreateDashboard`` (``DashboardVersionDefinition`` shape).
 
     The same sheet as the analysis, so what an analyst edits and what viewers
     see start identical.
     """
-    return _definition(dataset_arn, dataset_identifier, window_days)
+    return _definition(dataset_arns, window_days)
 
 
 def dashboard_publish_options() -> dict[str, Any]:

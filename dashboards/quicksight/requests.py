@@ -7,16 +7,19 @@ service model, and what a script could pass to boto3 directly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
+from contracts.schema import TABLE_NAME
 from dashboards.quicksight.dataset import (
+    DEFAULT_LOOKBACK_DAYS,
     athena_data_source_parameters,
     logical_table_map,
     physical_table_map,
     refresh_schedule,
 )
 from dashboards.quicksight.definition import (
-    DEFAULT_DATASET_IDENTIFIER,
+    DEFAULT_WINDOW_DAYS,
     analysis_definition,
     dashboard_definition,
     dashboard_publish_options,
@@ -48,20 +51,26 @@ def create_data_set_request(
     name: str,
     data_source_arn: str,
     database: str,
+    table: str = TABLE_NAME,
     import_mode: ImportMode = "SPICE",
-    lookback_days: int | None = None,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     principal_arn: str | None = None,
 ) -> dict[str, Any]:
+    """The dataset of one curated table over its last ``lookback_days`` days of ``dt`` partitions."""
     if import_mode not in ("SPICE", "DIRECT_QUERY"):
         raise ValueError(f"import_mode must be SPICE or DIRECT_QUERY (got {import_mode!r})")
     request: dict[str, Any] = {
         "AwsAccountId": aws_account_id,
         "DataSetId": data_set_id,
         "Name": name,
-        "PhysicalTableMap": physical_table_map(data_source_arn, database=database, lookback_days=lookback_days),
-        "LogicalTableMap": logical_table_map(),
+        "PhysicalTableMap": physical_table_map(
+            data_source_arn, database=database, table=table, lookback_days=lookback_days
+        ),
         "ImportMode": import_mode,
     }
+    logical = logical_table_map(table)
+    if logical is not None:
+        request["LogicalTableMap"] = logical
     if principal_arn:
         request["Permissions"] = owner_permissions(principal_arn, "dataset")
     return request
@@ -97,16 +106,17 @@ def create_analysis_request(
     aws_account_id: str,
     analysis_id: str,
     name: str,
-    dataset_arn: str,
-    dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
+    dataset_arns: Mapping[str, str],
+    window_days: int = DEFAULT_WINDOW_DAYS,
     principal_arn: str | None = None,
 ) -> dict[str, Any]:
+    """``dataset_arns``: table name (``faces``, ``images``) → that table's dataset ARN."""
     return _definition_request(
         "analysis",
         aws_account_id=aws_account_id,
         resource_id=analysis_id,
         name=name,
-        definition=analysis_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
+        definition=analysis_definition(dataset_arns=dataset_arns, window_days=window_days),
         principal_arn=principal_arn,
     )
 
@@ -116,8 +126,8 @@ def create_dashboard_request(
     aws_account_id: str,
     dashboard_id: str,
     name: str,
-    dataset_arn: str,
-    dataset_identifier: str = DEFAULT_DATASET_IDENTIFIER,
+    dataset_arns: Mapping[str, str],
+    window_days: int = DEFAULT_WINDOW_DAYS,
     principal_arn: str | None = None,
 ) -> dict[str, Any]:
     request = _definition_request(
@@ -125,7 +135,7 @@ def create_dashboard_request(
         aws_account_id=aws_account_id,
         resource_id=dashboard_id,
         name=name,
-        definition=dashboard_definition(dataset_arn=dataset_arn, dataset_identifier=dataset_identifier),
+        definition=dashboard_definition(dataset_arns=dataset_arns, window_days=window_days),
         principal_arn=principal_arn,
     )
     request["DashboardPublishOptions"] = dashboard_publish_options()

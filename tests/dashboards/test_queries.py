@@ -1,16 +1,19 @@
 """Every named query, run for real: strict Athena parse → DuckDB → exact answers.
 
-The dataset is small and built by hand so every answer below was worked out
-on paper from the table in ``_IN_WINDOW``; nothing here recomputes an answer
-with the logic under test. Rows outside the 30-day window use an emotion,
+The datasets are small and built by hand so every answer below was worked out
+on paper from the rows in ``_IN_WINDOW`` and ``_IMAGES``; nothing here
+recomputes an answer with the logic under test. Hours and days are the
+stores' wall clocks (store-001 is in Los Angeles, west of UTC; store-002 in
+Berlin): each row states its local time and the test writes ``dt`` and
+``captured_at_local`` from it. Rows outside the 30-day window use an emotion,
 hour, store and age that never occur inside it, so a window that leaks
-changes every result.
+changes every result. A second bucket holds the same rows plus a later,
+different re-analysis of every face and still: every answer must be the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,17 @@ import pytest
 from sqlglot import exp
 
 from contracts.catalogue import CATALOGUE, Visual
-from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS
-from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, age_band_upper_bounds
+from contracts.schema import IMAGES_TABLE_NAME, OUTCOME_QUARANTINED, TABLE_NAME, UNREGISTERED_STORE
+from dashboards.measures import (
+    AGE_BANDS,
+    ATTENTION_MAX_ABS_PITCH,
+    ATTENTION_MAX_ABS_YAW,
+    NEGATIVE_EMOTIONS,
+    POSITIVE_EMOTIONS,
+    age_band_upper_bounds,
+)
 from local.athena import connect, parse_athena_sql, run_query, to_duckdb_sql
-from local.parquet_layout import write_faces
+from tests.dashboards.curated_rows import face_record, image_record, utc_of, write_rows
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "queries"
 QUERY_FILES = sorted(QUERIES_DIR.glob("*.sql"))
@@ -29,113 +39,156 @@ TODAY = dt.date(2026, 3, 15)  # window = dt >= 2026-02-14 (today and the 29 days
 
 EXPECTED_QUERIES = {
     "age_band_distribution",
+    "attention_by_zone_hour",
     "busiest_hours_per_zone",
     "emotion_share",
     "emotions_by_hour",
+    "faces_per_day",
     "gender_split",
+    "people_present_by_zone_hour",
     "sentiment_index",
+    "stills_per_camera_hour",
+    "stills_with_people",
     "store_comparison",
-    "visitors_per_day",
 }
+IMAGES_QUERIES = {"people_present_by_zone_hour", "stills_per_camera_hour", "stills_with_people"}
 
-# (face, store, day, zone, hour, image, emotion, (age_low, age_high) | None, gender | None, smile)
+IN = (30, 20)  # on both limits: turned toward the camera
+# (face, store, local day, zone, local hour, image, emotion, (age_low, age_high) | None, gender | None, smile, pose)
 _IN_WINDOW = [
-    ("F1", "store-001", "2026-03-15", "entrance", 9, "img1", "happy", (25, 31), "Female", True),
-    ("F2", "store-001", "2026-03-15", "entrance", 9, "img1", "happy", (14, 18), "Male", True),
-    ("F3", "store-001", "2026-03-15", "entrance", 9, "img2", "happy", (20, 26), "Female", True),
-    ("F4", "store-001", "2026-03-15", "entrance", 9, "img3", "sad", (40, 48), "Male", False),
-    ("F5", "store-001", "2026-03-15", "entrance", 10, "img4", "calm", (30, 36), "Female", False),
-    ("F6", "store-001", "2026-03-15", "entrance", 10, "img4", "calm", (60, 70), "Male", False),
-    ("F7", "store-001", "2026-03-15", "checkout", 17, "img5", "angry", (45, 53), "Male", False),
-    ("F8", "store-001", "2026-03-15", "checkout", 17, "img6", "angry", (22, 28), "Female", False),
+    ("F1", "store-001", "2026-03-15", "entrance", 9, "img1", "happy", (25, 31), "Female", True, IN),
+    ("F2", "store-001", "2026-03-15", "entrance", 9, "img1", "happy", (14, 18), "Male", True, (-30, -20)),
+    ("F3", "store-001", "2026-03-15", "entrance", 9, "img2", "happy", (20, 26), "Female", True, (30.5, 0)),
+    ("F4", "store-001", "2026-03-15", "entrance", 9, "img3", "sad", (40, 48), "Male", False, (0, -21)),
+    ("F5", "store-001", "2026-03-15", "entrance", 10, "img4", "calm", (30, 36), "Female", False, None),
+    ("F6", "store-001", "2026-03-15", "entrance", 10, "img4", "calm", (60, 70), "Male", False, (1.5, -2.5)),
+    ("F7", "store-001", "2026-03-15", "checkout", 17, "img5", "angry", (45, 53), "Male", False, (45, 0)),
+    ("F8", "store-001", "2026-03-15", "checkout", 17, "img6", "angry", (22, 28), "Female", False, (-10, 25)),
     # the window's first day: included
-    ("F9", "store-001", "2026-02-14", "entrance", 9, "img7", "happy", (55, 63), "Female", True),
-    ("F10", "store-001", "2026-02-14", "checkout", 17, "img8", "surprised", (17, 19), None, False),
-    ("F11", "store-002", "2026-03-14", "grocery", 10, "img9", "happy", (26, 32), "Female", True),
-    ("F12", "store-002", "2026-03-14", "grocery", 10, "img9", "happy", (8, 12), "Male", True),
-    ("F13", "store-002", "2026-03-14", "grocery", 11, "img10", "confused", (35, 43), "Male", False),
-    ("F14", "store-002", "2026-03-14", "grocery", 9, "img11", "calm", None, "Female", False),
-    ("F15", "store-002", "2026-03-14", "grocery", 12, "img12", "surprised", (50, 58), "Male", False),
+    ("F9", "store-001", "2026-02-14", "entrance", 9, "img7", "happy", (55, 63), "Female", True, (1.5, -2.5)),
+    ("F10", "store-001", "2026-02-14", "checkout", 17, "img8", "surprised", (17, 19), None, False, None),
+    ("F11", "store-002", "2026-03-14", "grocery", 10, "img9", "happy", (26, 32), "Female", True, (1.5, -2.5)),
+    ("F12", "store-002", "2026-03-14", "grocery", 10, "img9", "happy", (8, 12), "Male", True, (-60, 5)),
+    ("F13", "store-002", "2026-03-14", "grocery", 11, "img10", "confused", (35, 43), "Male", False, None),
+    ("F14", "store-002", "2026-03-14", "grocery", 9, "img11", "calm", None, "Female", False, (1.5, -2.5)),
+    ("F15", "store-002", "2026-03-14", "grocery", 12, "img12", "surprised", (50, 58), "Male", False, (29.9, 19.9)),
 ]
 _OUT_OF_WINDOW = [
     # the day before the window: excluded
-    *[(f"X{i}", "store-001", "2026-02-13", "entrance", 23, "img13", "fear", (70, 80), "Male", False) for i in range(5)],
     *[
-        (f"Y{i}", "store-003", "2025-12-01", "lobby", 23, "img14", "disgusted", (70, 80), "Female", True)
+        (f"X{i}", "store-001", "2026-02-13", "entrance", 23, "img13", "fear", (70, 80), "Male", False, IN)
+        for i in range(5)
+    ],
+    *[
+        (f"Y{i}", "store-003", "2025-12-01", "lobby", 23, "img14", "disgusted", (70, 80), "Female", True, IN)
         for i in range(4)
     ],
 ]
 
+_Q = OUTCOME_QUARANTINED
+# (image, store, local day, local hour, minute, zone, device, camera, faces kept | None, outcome)
+_IMAGES = [
+    ("img1", "store-001", "2026-03-15", 9, 5, "entrance", "pi-store-001-entrance", "entrance", 2, "analyzed"),
+    ("img2", "store-001", "2026-03-15", 9, 20, "entrance", "pi-store-001-entrance", "entrance", 1, "analyzed"),
+    ("empty1", "store-001", "2026-03-15", 9, 40, "entrance", "pi-store-001-entrance", "entrance", 0, "analyzed"),
+    ("q1", "store-001", "2026-03-15", 9, 50, "entrance", "pi-store-001-entrance", "entrance", None, _Q),
+    ("img7", "store-001", "2026-02-14", 9, 10, "entrance", "pi-store-001-entrance", "entrance", 1, "analyzed"),
+    ("img4", "store-001", "2026-03-15", 10, 15, "entrance", "pi-store-001-entrance", "entrance", 2, "analyzed"),
+    ("empty2", "store-001", "2026-03-15", 10, 45, "entrance", "pi-store-001-entrance", "entrance", 0, "analyzed"),
+    # a second camera on the same zone
+    ("door1", "store-001", "2026-03-15", 9, 30, "entrance", "pi-store-001-door", "door", 3, "analyzed"),
+    ("img5", "store-001", "2026-03-15", 17, 5, "checkout", "pi-store-001-checkout", "checkout", 1, "analyzed"),
+    ("img6", "store-001", "2026-03-15", 17, 35, "checkout", "pi-store-001-checkout", "checkout", 1, "analyzed"),
+    ("img8", "store-001", "2026-02-14", 17, 10, "checkout", "pi-store-001-checkout", "checkout", 1, "analyzed"),
+    ("img9", "store-002", "2026-03-14", 10, 0, "grocery", "pi-store-002-grocery", "grocery", 2, "analyzed"),
+    ("img10", "store-002", "2026-03-14", 11, 0, "grocery", "pi-store-002-grocery", "grocery", 1, "analyzed"),
+    ("img11", "store-002", "2026-03-14", 9, 0, "grocery", "pi-store-002-grocery", "grocery", 1, "analyzed"),
+    ("img12", "store-002", "2026-03-14", 12, 0, "grocery", "pi-store-002-grocery", "grocery", 1, "analyzed"),
+    ("empty3", "store-002", "2026-03-14", 12, 30, "grocery", "pi-store-002-grocery", "grocery", 0, "analyzed"),
+    # out of the window
+    ("old1", "store-001", "2026-02-13", 23, 0, "entrance", "pi-store-001-entrance", "entrance", 9, "analyzed"),
+    ("old2", "store-003", "2025-12-01", 23, 0, "lobby", "pi-store-003-lobby", "lobby", 9, "analyzed"),
+]
 
-def face_record(
-    face: str,
-    store: str,
-    day: str,
-    zone: str,
-    hour: int,
-    image: str,
-    emotion: str,
-    age: tuple[int, int] | None,
-    gender: str | None,
-    smile: bool,
-) -> dict[str, Any]:
-    """A complete record as the analyzer writes it (every schema column set)."""
-    captured = dt.datetime.fromisoformat(day).replace(hour=hour, minute=7, second=3, tzinfo=dt.UTC)
-    millis = int(captured.timestamp() * 1000)
-    key = f"incoming/pi-{store}-{zone}/{day.replace('-', '/')}/{captured:%Y%m%dT%H%M%S}000Z-{image}.jpg"
-    record: dict[str, Any] = {
-        "record_id": hashlib.sha256(f"{key}#{face}".encode()).hexdigest()[:32],
-        "image_key": key,
-        "device_id": f"pi-{store}-{zone}",
-        "camera_id": zone,
-        "zone": zone,
-        "captured_at": millis,
-        "processed_at": millis + 2_500,
-        "face_index": 0,
-        "faces_in_image": 1,
-        "age_low": age[0] if age else None,
-        "age_high": age[1] if age else None,
-        "gender": gender,
-        "gender_confidence": 99.5 if gender else None,
-        "dominant_emotion": emotion,
-        "dominant_emotion_confidence": 91.25,
-        **{f"emotion_{e}": (91.25 if e == emotion else 1.25) for e in EMOTIONS},
-        "smile": smile,
-        "eyeglasses": False,
-        "sunglasses": False,
-        "beard": False,
-        "mustache": False,
-        "eyes_open": True,
-        "mouth_open": False,
-        "face_occluded": False,
-        "detection_confidence": 99.9,
-        "bbox_left": 0.25,
-        "bbox_top": 0.25,
-        "bbox_width": 0.125,
-        "bbox_height": 0.25,
-        "pose_yaw": 1.5,
-        "pose_pitch": -2.5,
-        "pose_roll": 0.5,
-        "quality_brightness": 80.0,
-        "quality_sharpness": 70.0,
-        "analyzer": "rekognition",
-        "store_id": store,
-        "dt": day,
-    }
-    assert set(record) == set(COLUMN_NAMES) | {k.name for k in PARTITION_KEYS}
-    return record
+
+def _face(row: tuple[Any, ...], **kwargs: Any) -> dict[str, Any]:
+    face, store, day, zone, hour, image, emotion, age, gender, smile, pose = row
+    local = dt.datetime.fromisoformat(day).replace(hour=hour, minute=7, second=3)
+    return face_record(face, store, local, zone, image, emotion, age, gender, smile, pose=pose, **kwargs)
+
+
+def _image(row: tuple[Any, ...]) -> dict[str, Any]:
+    image, store, day, hour, minute, zone, device, camera, kept, outcome = row
+    local = dt.datetime.fromisoformat(day).replace(hour=hour, minute=minute)
+    return image_record(
+        image,
+        store,
+        local,
+        zone,
+        device,
+        camera,
+        kept,
+        outcome=outcome,
+        reason="invalid-image-format" if kept is None else None,
+    )
+
+
+def _unregistered_still() -> dict[str, Any]:
+    # A device in no store: UTC date, no local time, no zone (contracts/schema.py).
+    return image_record(
+        "stray1",
+        UNREGISTERED_STORE,
+        None,
+        None,
+        "pi-stray",
+        "cam",
+        None,
+        outcome=OUTCOME_QUARANTINED,
+        reason="unknown-device",
+        captured_utc=dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC),
+    )
+
+
+def face_records() -> list[dict[str, Any]]:
+    return [_face(row) for row in _IN_WINDOW + _OUT_OF_WINDOW]
+
+
+def image_records() -> list[dict[str, Any]]:
+    return [_image(row) for row in _IMAGES] + [_unregistered_still()]
+
+
+def reanalyzed(record: dict[str, Any]) -> dict[str, Any]:
+    """The same face or still delivered again a day later, analyzed differently (same record_id / image_id)."""
+    copy = {**record, "processed_at": record["processed_at"] + 86_400_000}
+    if "record_id" in copy:
+        copy.update(dominant_emotion="fear", age_low=70, age_high=80, gender="Male", pose_yaw=90.0, smile=False)
+    else:
+        copy.update(faces_kept=7, faces_detected=7, outcome="analyzed")
+    return copy
 
 
 @pytest.fixture(scope="module")
 def bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("curated")
-    write_faces(root, [face_record(*row) for row in _IN_WINDOW + _OUT_OF_WINDOW])
+    write_rows(root, TABLE_NAME, face_records())
+    write_rows(root, IMAGES_TABLE_NAME, image_records())
     return root
 
 
-def run(bucket: Path, name: str) -> list[tuple[Any, ...]]:
+@pytest.fixture(scope="module")
+def bucket_with_duplicates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same rows, and each face and still once more in a second object of its partition, re-analyzed later."""
+    root = tmp_path_factory.mktemp("curated-duplicates")
+    write_rows(root, TABLE_NAME, face_records())
+    write_rows(root, IMAGES_TABLE_NAME, image_records())
+    write_rows(root, TABLE_NAME, [reanalyzed(r) for r in face_records()], object_name="part-00001.parquet")
+    write_rows(root, IMAGES_TABLE_NAME, [reanalyzed(r) for r in image_records()], object_name="part-00001.parquet")
+    return root
+
+
+def run(bucket: Path, name: str, today: dt.date = TODAY) -> list[tuple[Any, ...]]:
     path = QUERIES_DIR / f"{name}.sql"
-    return run_query(bucket, path.read_text(encoding="utf-8"), today=TODAY, source=path.name).rows
+    return run_query(bucket, path.read_text(encoding="utf-8"), today=today, source=path.name).rows
 
 
 # --- the files themselves -------------------------------------------------------------------
@@ -170,11 +223,15 @@ def test_query_opens_with_a_comment_saying_what_it_answers(path: Path) -> None:
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
 def test_query_parses_strictly_as_athena_sql_and_transpiles_to_duckdb(path: Path) -> None:
     duck = to_duckdb_sql(path.read_text(encoding="utf-8"), source=path.name)
-    assert "faces" in duck
+    table = IMAGES_TABLE_NAME if path.stem in IMAGES_QUERIES else TABLE_NAME
+    assert f"FROM {table}" in duck
 
 
-def _reads_of_faces(tree: exp.Expression) -> list[exp.Table]:
-    return [t for t in tree.find_all(exp.Table) if t.name == "faces"]
+CURATED_TABLES = (TABLE_NAME, IMAGES_TABLE_NAME)
+
+
+def _reads_of_tables(tree: exp.Expression) -> list[exp.Table]:
+    return [t for t in tree.find_all(exp.Table) if t.name in CURATED_TABLES]
 
 
 def _dt_predicates(select: exp.Select) -> list[exp.Expression]:
@@ -204,10 +261,10 @@ def _dt_predicates(select: exp.Select) -> list[exp.Expression]:
 
 
 def unpruned_reads_of_faces(sql: str) -> list[str]:
-    """Every SELECT that reads ``faces`` without a dt predicate in its own WHERE."""
+    """Every SELECT that reads ``faces`` or ``images`` without a dt predicate in its own WHERE."""
     tree = parse_athena_sql(sql)
     problems = []
-    for table in _reads_of_faces(tree):
+    for table in _reads_of_tables(tree):
         select = table.find_ancestor(exp.Select)
         if select is None or not _dt_predicates(select):
             problems.append(select.sql("trino") if select else table.sql("trino"))
@@ -215,9 +272,9 @@ def unpruned_reads_of_faces(sql: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
-def test_query_constrains_the_dt_partition_wherever_it_reads_faces(path: Path) -> None:
+def test_query_constrains_the_dt_partition_wherever_it_reads_a_curated_table(path: Path) -> None:
     sql = path.read_text(encoding="utf-8")
-    assert _reads_of_faces(parse_athena_sql(sql)), "the query reads the faces table"
+    assert _reads_of_tables(parse_athena_sql(sql)), "the query reads the faces or images table"
     assert unpruned_reads_of_faces(sql) == []
 
 
@@ -229,6 +286,32 @@ def test_dt_check_catches_a_query_that_would_scan_every_partition() -> None:
     # a window on an inner read does not excuse an outer, unfiltered one
     leaky = "SELECT * FROM faces WHERE zone IN (SELECT zone FROM faces WHERE dt >= '2026-01-01')"
     assert len(unpruned_reads_of_faces(leaky)) == 1
+    assert unpruned_reads_of_faces("SELECT count(*) FROM images WHERE outcome = 'analyzed'") != []
+    assert unpruned_reads_of_faces("SELECT count(*) FROM images WHERE dt >= '2026-01-01'") == []
+
+
+def _reads_without_dedupe(sql: str) -> list[str]:
+    """Every read of a curated table whose SELECT does not number the copies of its id."""
+    keys = {TABLE_NAME: "record_id", IMAGES_TABLE_NAME: "image_id"}
+    problems = []
+    for table in _reads_of_tables(parse_athena_sql(sql)):
+        select = table.find_ancestor(exp.Select)
+        numbered = [
+            window
+            for window in (select.find_all(exp.Window) if select else [])
+            if isinstance(window.this, exp.RowNumber)
+            and [c.name for c in window.args.get("partition_by") or []] == [keys[table.name]]
+        ]
+        if not numbered:
+            problems.append(table.name)
+    return problems
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
+def test_query_numbers_the_copies_of_each_id_wherever_it_reads_a_curated_table(path: Path) -> None:
+    # The behaviour is proved on data below; this names the query that forgot it.
+    assert _reads_without_dedupe(path.read_text(encoding="utf-8")) == []
+    assert _reads_without_dedupe("SELECT count(*) FROM faces WHERE dt >= '2026-01-01'") == ["faces"]
 
 
 # --- the measures are defined once --------------------------------------------------------------
@@ -248,6 +331,26 @@ def test_sentiment_split_in_sql_is_the_one_in_measures(name: str) -> None:
     assert _in_lists((QUERIES_DIR / f"{name}.sql").read_text()) == {POSITIVE_EMOTIONS, NEGATIVE_EMOTIONS}
 
 
+def test_attention_limits_in_sql_are_the_ones_in_measures() -> None:
+    tree = parse_athena_sql((QUERIES_DIR / "attention_by_zone_hour.sql").read_text())
+    limits = {
+        (node.this.this.name, int(node.expression.name))
+        for node in tree.find_all(exp.LTE)
+        if isinstance(node.this, exp.Abs)
+    }
+    assert limits == {("pose_yaw", ATTENTION_MAX_ABS_YAW), ("pose_pitch", ATTENTION_MAX_ABS_PITCH)}
+
+
+def test_the_store_of_unregistered_devices_in_sql_is_the_schemas() -> None:
+    sql = (QUERIES_DIR / "stills_per_camera_hour.sql").read_text()
+    compared = {
+        node.expression.name
+        for node in parse_athena_sql(sql).find_all(exp.NEQ)
+        if isinstance(node.this, exp.Column) and node.this.name == "store_id"
+    }
+    assert compared == {UNREGISTERED_STORE}
+
+
 def test_age_bands_in_sql_are_the_ones_in_measures() -> None:
     tree = parse_athena_sql((QUERIES_DIR / "age_band_distribution.sql").read_text())
     case = next(tree.find_all(exp.Case))
@@ -260,7 +363,7 @@ def test_age_bands_in_sql_are_the_ones_in_measures() -> None:
 # --- exact answers ------------------------------------------------------------------------------
 
 
-def test_emotions_by_hour_counts_each_emotion_in_each_utc_hour(bucket: Path) -> None:
+def test_emotions_by_hour_counts_each_emotion_in_each_store_local_hour(bucket: Path) -> None:
     assert run(bucket, "emotions_by_hour") == [
         (9, "calm", 1),
         (9, "happy", 4),
@@ -285,8 +388,8 @@ def test_emotion_share_gives_each_emotions_percentage_of_all_faces(bucket: Path)
     ]
 
 
-def test_visitors_per_day_counts_faces_and_images_per_store_day(bucket: Path) -> None:
-    assert run(bucket, "visitors_per_day") == [
+def test_faces_per_day_counts_sightings_and_stills_with_faces_per_store_local_day(bucket: Path) -> None:
+    assert run(bucket, "faces_per_day") == [
         ("2026-02-14", "store-001", 2, 2),
         ("2026-03-14", "store-002", 5, 4),
         ("2026-03-15", "store-001", 8, 6),
@@ -359,17 +462,163 @@ def test_window_follows_the_real_current_date_unpinned(tmp_path: Path) -> None:
         today = dt.datetime.now(dt.UTC).date()
         days = [today - dt.timedelta(days=n) for n in (0, 29, 30)]
         root = tmp_path / today.isoformat()
-        write_faces(
+        write_rows(
             root,
+            TABLE_NAME,
             [
-                face_record(
-                    f"F{i}", "store-001", d.isoformat(), "entrance", 9, f"img{i}", "happy", (20, 30), "Male", True
+                _face(
+                    (f"F{i}", "store-001", d.isoformat(), "entrance", 9, f"img{i}", "happy", (20, 30), "Male", True, IN)
                 )
                 for i, d in enumerate(days)
             ],
         )
         con = connect(root)
-        rows = run_query(con, (QUERIES_DIR / "visitors_per_day.sql").read_text()).rows
+        rows = run_query(con, (QUERIES_DIR / "faces_per_day.sql").read_text()).rows
         if dt.datetime.now(dt.UTC).date() == today:
             break
     assert [r[0] for r in rows] == [days[1].isoformat(), days[0].isoformat()]
+
+
+# --- attention and the images table ---------------------------------------------------------------
+
+
+def test_attention_is_the_share_of_posed_faces_within_both_limits_per_zone_and_local_hour(bucket: Path) -> None:
+    # Limits are inclusive: (30, 20) and (-30, -20) are in, (30.5, 0) and (0, -21) out; no pose is left out.
+    assert run(bucket, "attention_by_zone_hour") == [
+        # store, zone, hour, faces, with a pose, toward the camera, %
+        ("store-001", "checkout", 17, 3, 2, 0, 0.0),
+        ("store-001", "entrance", 9, 5, 5, 3, 60.0),
+        ("store-001", "entrance", 10, 2, 1, 1, 100.0),
+        ("store-002", "grocery", 9, 1, 1, 1, 100.0),
+        ("store-002", "grocery", 10, 2, 2, 1, 50.0),
+        ("store-002", "grocery", 11, 1, 0, 0, None),  # no pose estimate at all
+        ("store-002", "grocery", 12, 1, 1, 1, 100.0),
+    ]
+
+
+def test_people_present_averages_faces_per_analyzed_still_with_its_peak(bucket: Path) -> None:
+    # Empty stills count as 0, the quarantined one not at all; two cameras of one zone are averaged together.
+    assert [(*r[:5], float(r[5]), r[6]) for r in run(bucket, "people_present_by_zone_hour")] == [
+        # store, zone, hour, cameras, stills, people present, peak
+        ("store-001", "checkout", 17, 1, 3, 1.0, 1),
+        ("store-001", "entrance", 9, 2, 5, 1.4, 3),  # 2 + 1 + 0 + 1 + 3 over 5 stills
+        ("store-001", "entrance", 10, 1, 2, 1.0, 2),
+        ("store-002", "grocery", 9, 1, 1, 1.0, 1),
+        ("store-002", "grocery", 10, 1, 1, 2.0, 2),
+        ("store-002", "grocery", 11, 1, 1, 1.0, 1),
+        ("store-002", "grocery", 12, 1, 2, 0.5, 1),
+    ]
+
+
+def test_stills_with_people_is_the_share_of_analyzed_stills_with_a_face(bucket: Path) -> None:
+    assert run(bucket, "stills_with_people") == [
+        ("store-001", "checkout", 17, 3, 3, 100.0),
+        ("store-001", "entrance", 9, 5, 4, 80.0),
+        ("store-001", "entrance", 10, 2, 1, 50.0),
+        ("store-002", "grocery", 9, 1, 1, 100.0),
+        ("store-002", "grocery", 10, 1, 1, 100.0),
+        ("store-002", "grocery", 11, 1, 1, 100.0),
+        ("store-002", "grocery", 12, 2, 1, 50.0),
+    ]
+
+
+def test_stills_per_camera_counts_every_still_by_local_day_and_hour_and_leaves_gaps(bucket: Path) -> None:
+    # The unregistered device's still is left out; hours without stills have no row (the gap).
+    assert run(bucket, "stills_per_camera_hour") == [
+        # store, zone, device, camera, day, hour, stills, analyzed, quarantined
+        ("store-001", "checkout", "pi-store-001-checkout", "checkout", "2026-02-14", 17, 1, 1, 0),
+        ("store-001", "checkout", "pi-store-001-checkout", "checkout", "2026-03-15", 17, 2, 2, 0),
+        ("store-001", "entrance", "pi-store-001-door", "door", "2026-03-15", 9, 1, 1, 0),
+        ("store-001", "entrance", "pi-store-001-entrance", "entrance", "2026-02-14", 9, 1, 1, 0),
+        ("store-001", "entrance", "pi-store-001-entrance", "entrance", "2026-03-15", 9, 4, 3, 1),
+        ("store-001", "entrance", "pi-store-001-entrance", "entrance", "2026-03-15", 10, 2, 2, 0),
+        ("store-002", "grocery", "pi-store-002-grocery", "grocery", "2026-03-14", 9, 1, 1, 0),
+        ("store-002", "grocery", "pi-store-002-grocery", "grocery", "2026-03-14", 10, 1, 1, 0),
+        ("store-002", "grocery", "pi-store-002-grocery", "grocery", "2026-03-14", 11, 1, 1, 0),
+        ("store-002", "grocery", "pi-store-002-grocery", "grocery", "2026-03-14", 12, 2, 2, 0),
+    ]
+
+
+# --- no double counts ---------------------------------------------------------------------------
+
+
+def test_the_duplicated_bucket_really_holds_every_row_twice(bucket: Path, bucket_with_duplicates: Path) -> None:
+    for table in CURATED_TABLES:
+        sql = f"SELECT count(*) FROM {table} WHERE dt >= '2000-01-01'"
+        (once,) = run_query(bucket, sql).rows
+        (twice,) = run_query(bucket_with_duplicates, sql).rows
+        assert twice[0] == 2 * once[0] > 0
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
+def test_a_redelivered_or_reanalyzed_face_or_still_changes_no_answer(
+    path: Path, bucket: Path, bucket_with_duplicates: Path
+) -> None:
+    # The copies are analyzed later and differently (emotion, age, pose, faces kept): the first analysis counts.
+    once = run(bucket, path.stem)
+    assert once, "the query answers something on the sample data"
+    assert run(bucket_with_duplicates, path.stem) == once
+
+
+# --- store-local time, west of UTC and across daylight saving ------------------------------------
+
+
+LA_TODAY = dt.date(2026, 11, 24)  # window = dt >= 2026-10-26
+# (UTC instant, the Los Angeles wall clock it is): written out, not computed, and checked against zoneinfo.
+_LA_CAPTURES = [
+    # west of UTC: the UTC date is the next day
+    (dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 23, 19, 0), 0),
+    # 2026-11-01: clocks go back at 02:00 PDT, so 01:30 happens twice (PDT = UTC-7, then PST = UTC-8)
+    (dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, 1, 30), 0),
+    (dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, 1, 30), 1),
+    # the evenings either side of the change: 23:30 is UTC-7 on Oct 31, UTC-8 on Nov 1
+    (dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC), dt.datetime(2026, 10, 31, 23, 30), 0),
+    (dt.datetime(2026, 11, 2, 7, 30, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, 23, 30), 0),
+]
+
+
+@pytest.fixture(scope="module")
+def la_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("curated-la")
+    faces, images = [], []
+    for index, (utc, local, fold) in enumerate(_LA_CAPTURES):
+        assert utc_of("store-la", local, fold=fold) == utc
+        image = f"la{index}"
+        faces.append(
+            face_record(f"L{index}", "store-la", local, "entrance", image, "happy", (30, 40), "Male", True, fold=fold)
+        )
+        images.append(image_record(image, "store-la", local, "entrance", "pi-la", "entrance", 1, fold=fold))
+    write_rows(root, TABLE_NAME, faces)
+    write_rows(root, IMAGES_TABLE_NAME, images)
+    return root
+
+
+def test_a_capture_at_3_utc_in_los_angeles_is_the_evening_before(la_bucket: Path) -> None:
+    rows = run(la_bucket, "faces_per_day", LA_TODAY)
+    assert ("2026-11-23", "store-la", 1, 1) in rows
+    assert not [r for r in rows if r[0] == "2026-11-24"]
+    assert (19, "happy", 1) in run(la_bucket, "emotions_by_hour", LA_TODAY)
+
+
+def test_hours_and_days_follow_the_store_clock_across_the_end_of_daylight_saving(la_bucket: Path) -> None:
+    assert run(la_bucket, "faces_per_day", LA_TODAY) == [
+        ("2026-10-31", "store-la", 1, 1),
+        ("2026-11-01", "store-la", 3, 3),  # both 01:30s and the 23:30 of the 25-hour day
+        ("2026-11-23", "store-la", 1, 1),
+    ]
+    assert run(la_bucket, "emotions_by_hour", LA_TODAY) == [(1, "happy", 2), (19, "happy", 1), (23, "happy", 2)]
+    assert [r[:6] for r in run(la_bucket, "stills_per_camera_hour", LA_TODAY)] == [
+        ("store-la", "entrance", "pi-la", "entrance", "2026-10-31", 23),
+        ("store-la", "entrance", "pi-la", "entrance", "2026-11-01", 1),
+        ("store-la", "entrance", "pi-la", "entrance", "2026-11-01", 23),
+        ("store-la", "entrance", "pi-la", "entrance", "2026-11-23", 19),
+    ]
+    assert [(r[2], r[4]) for r in run(la_bucket, "people_present_by_zone_hour", LA_TODAY)] == [(1, 2), (19, 1), (23, 2)]
+
+
+def test_queries_of_the_images_table_answer_nothing_on_a_bucket_without_it(tmp_path: Path) -> None:
+    # A bucket from before the images table: faces only.
+    write_rows(tmp_path, TABLE_NAME, face_records())
+    assert run(tmp_path, "faces_per_day")
+    for name in sorted(IMAGES_QUERIES):
+        assert run(tmp_path, name) == []

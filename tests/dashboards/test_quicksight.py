@@ -7,18 +7,33 @@ botocore skips: unions, enums, patterns, maximums) stand in for the service.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
+from sqlglot import exp
 
-from contracts.catalogue import CATALOGUE, Catalogue, Surface, Visual
-from contracts.schema import COLUMNS, PARTITION_KEYS, Column
-from dashboards.measures import AGE_BANDS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS, UNKNOWN
+from contracts.catalogue import ATTENTION_METHOD, CATALOGUE, PEOPLE_PRESENT_METHOD, Catalogue, Surface, Visual
+from contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, Column
+from dashboards.measures import (
+    AGE_BANDS,
+    ATTENTION_MAX_ABS_PITCH,
+    ATTENTION_MAX_ABS_YAW,
+    NEGATIVE_EMOTIONS,
+    POSITIVE_EMOTIONS,
+    UNKNOWN,
+)
 from dashboards.quicksight import (
     CALCULATED_COLUMN_TYPES,
+    DATASET_TABLES,
+    DEDUPE_KEYS,
+    DERIVED_COLUMNS,
+    DOCUMENTED_RETURN_TYPES,
     SHEET_ID,
     analysis_definition,
     calculated_columns,
@@ -30,18 +45,32 @@ from dashboards.quicksight import (
     create_refresh_schedule_request,
     dashboard_definition,
     dataset_column_types,
+    dataset_columns,
+    dataset_sql,
     definition,
     input_columns,
     physical_table_map,
     quicksight_type,
+    visual_dataset,
 )
 from dashboards.quicksight.validation import validate_request, validate_shape
-from local.athena import parse_athena_sql
+from local.athena import connect, parse_athena_sql, run_query
+from tests.dashboards.curated_rows import write_rows
+from tests.dashboards.test_queries import (
+    QUERIES_DIR,
+    TODAY,
+    face_records,
+    image_records,
+    reanalyzed,
+    unpruned_reads_of_faces,
+)
 
 ACCOUNT = "123456789012"
 PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
 DATA_SOURCE_ARN = "arn:aws:quicksight:eu-west-1:123456789012:datasource/shopper-sentiment-athena"
-DATASET_ARN = "arn:aws:quicksight:eu-west-1:123456789012:dataset/shopper-sentiment-faces"
+DATASET_ARNS = {
+    table: f"arn:aws:quicksight:eu-west-1:123456789012:dataset/shopper-sentiment-{table}" for table in DATASET_TABLES
+}
 
 
 def analysis_request() -> dict[str, Any]:
@@ -49,7 +78,7 @@ def analysis_request() -> dict[str, Any]:
         aws_account_id=ACCOUNT,
         analysis_id="shopper-sentiment",
         name="Shopper sentiment",
-        dataset_arn=DATASET_ARN,
+        dataset_arns=DATASET_ARNS,
         principal_arn=PRINCIPAL,
     )
 
@@ -59,7 +88,7 @@ def dashboard_request() -> dict[str, Any]:
         aws_account_id=ACCOUNT,
         dashboard_id="shopper-sentiment",
         name="Shopper sentiment",
-        dataset_arn=DATASET_ARN,
+        dataset_arns=DATASET_ARNS,
         principal_arn=PRINCIPAL,
     )
 
@@ -81,6 +110,9 @@ REQUESTS = {
     "CreateDashboard": dashboard_request,
     "CreateDataSet(SPICE)": data_set_request,
     "CreateDataSet(DIRECT_QUERY)": lambda: data_set_request(import_mode="DIRECT_QUERY", lookback_days=30),
+    "CreateDataSet(images)": lambda: data_set_request(
+        data_set_id="shopper-sentiment-images", name="Shopper sentiment images", table=IMAGES_TABLE_NAME
+    ),
     "CreateDataSource": lambda: create_data_source_request(
         aws_account_id=ACCOUNT,
         data_source_id="shopper-sentiment-athena",
@@ -131,34 +163,43 @@ def test_validator_reports_ids_that_break_the_model_pattern() -> None:
 
 
 def test_analysis_and_dashboard_definitions_fit_their_shapes_and_show_the_same_sheet() -> None:
-    analysis = analysis_definition(dataset_arn=DATASET_ARN)
-    dashboard = dashboard_definition(dataset_arn=DATASET_ARN)
+    analysis = analysis_definition(dataset_arns=DATASET_ARNS)
+    dashboard = dashboard_definition(dataset_arns=DATASET_ARNS)
     assert validate_shape("AnalysisDefinition", analysis) == []
     assert validate_shape("DashboardVersionDefinition", dashboard) == []
     assert analysis == dashboard
 
 
-def test_definition_is_parameterised_by_dataset_arn_and_identifier() -> None:
-    definition = analysis_definition(dataset_arn=DATASET_ARN, dataset_identifier="store-faces")
-    assert definition["DataSetIdentifierDeclarations"] == [{"Identifier": "store-faces", "DataSetArn": DATASET_ARN}]
-    assert {c["DataSetIdentifier"] for c in column_identifiers(definition)} == {"store-faces"}
+def test_definition_declares_one_dataset_per_table_by_its_arn() -> None:
+    definition = analysis_definition(dataset_arns=DATASET_ARNS)
+    assert definition["DataSetIdentifierDeclarations"] == [
+        {"Identifier": "faces", "DataSetArn": DATASET_ARNS["faces"]},
+        {"Identifier": "images", "DataSetArn": DATASET_ARNS["images"]},
+    ]
+    assert {c["DataSetIdentifier"] for c in column_identifiers(definition)} == {"faces", "images"}
+    with pytest.raises(ValueError, match="images dataset"):
+        analysis_definition(dataset_arns={"faces": DATASET_ARNS["faces"]})
 
 
-# --- the dataset follows the schema -------------------------------------------------------------
+# --- the datasets follow the schema -----------------------------------------------------------
 
 
-def test_dataset_columns_are_every_schema_column_and_partition_key_with_mapped_types() -> None:
+@pytest.mark.parametrize("table", DATASET_TABLES)
+def test_dataset_columns_are_every_schema_column_and_partition_key_then_the_derived_ones(table: str) -> None:
     expected = {
         "string": "STRING",
         "int": "INTEGER",
         "double": "DECIMAL",
         "boolean": "BOOLEAN",
         "timestamp": "DATETIME",
+        "date": "DATETIME",
     }
-    assert [(c["Name"], c["Type"]) for c in input_columns()] == [
-        (c.name, expected[c.type]) for c in COLUMNS + PARTITION_KEYS
-    ]
-    assert all(c.get("SubType") == "FLOAT" for c in input_columns() if c["Type"] == "DECIMAL")
+    derived = [(d.name, d.type) for d in DERIVED_COLUMNS[table]]
+    assert [(c["Name"], c["Type"]) for c in input_columns(table=table)] == [
+        (c.name, expected[c.type]) for c in TABLES[table] + PARTITION_KEYS
+    ] + [(name, expected[kind]) for name, kind in derived]
+    assert all(c.get("SubType") == "FLOAT" for c in input_columns(table=table) if c["Type"] == "DECIMAL")
+    assert [d.name for d in DERIVED_COLUMNS[table]][:2] == ["capture_day", "capture_hour"]
 
 
 def test_a_glue_type_without_quicksight_mapping_is_refused_by_name() -> None:
@@ -171,13 +212,38 @@ def _field_references(expression: str) -> set[str]:
     return set(re.findall(r"\{(\w+)\}", expression))
 
 
-def test_calculated_fields_reference_only_schema_columns() -> None:
-    schema = {c.name for c in COLUMNS + PARTITION_KEYS}
+def test_calculated_fields_reference_only_dataset_columns() -> None:
+    columns = {c.name for c in dataset_columns(TABLE_NAME)}
     for column in calculated_columns():
         assert _field_references(column["Expression"]), column
-        assert _field_references(column["Expression"]) <= schema, column["ColumnName"]
+        assert _field_references(column["Expression"]) <= columns, column["ColumnName"]
     assert {c["ColumnName"] for c in calculated_columns()} == set(CALCULATED_COLUMN_TYPES)
-    assert not set(CALCULATED_COLUMN_TYPES) & schema, "a calculated field must not shadow a column"
+    assert not set(CALCULATED_COLUMN_TYPES) & columns, "a calculated field must not shadow a column"
+    assert calculated_columns(IMAGES_TABLE_NAME) == []
+
+
+def _functions(expression: str) -> set[str]:
+    return set(re.findall(r"(\w+)\(", expression))
+
+
+def _then_values(expression: str) -> list[str]:
+    """The then- and else-expressions of a top-level ifelse(c1, v1, ..., else) whose values are literals."""
+    inner = expression.removeprefix("ifelse(").removesuffix(")")
+    parts = [part.strip() for part in re.split(r",\s*(?=(?:[^']*'[^']*')*[^']*$)", inner)]
+    return [*parts[1::2], parts[-1]]
+
+
+def test_every_calculated_field_has_the_type_quicksight_documents_for_its_functions() -> None:
+    # nullIf is documented as returning String whatever its arguments: averaging one is not allowed.
+    for column in calculated_columns():
+        used = _functions(column["Expression"])
+        assert used <= set(DOCUMENTED_RETURN_TYPES), (column["ColumnName"], used - set(DOCUMENTED_RETURN_TYPES))
+        assert column["Expression"].startswith("ifelse(")
+        values = _then_values(column["Expression"])
+        # ifelse returns the type of its then-expressions: here all string literals.
+        assert all(re.fullmatch(r"'[^']*'", v) for v in values), values
+        assert CALCULATED_COLUMN_TYPES[column["ColumnName"]] == "STRING"
+    assert "nullIf" not in DOCUMENTED_RETURN_TYPES
 
 
 def test_calculated_fields_use_the_age_bands_and_sentiment_split_of_the_sql() -> None:
@@ -187,27 +253,103 @@ def test_calculated_fields_use_the_age_bands_and_sentiment_split_of_the_sql() ->
     positive, negative = (re.findall(r"= '(\w+)'", part) for part in fields["sentiment"].split("'positive'"))
     assert tuple(positive) == POSITIVE_EMOTIONS
     assert tuple(negative) == NEGATIVE_EMOTIONS
-    score_positive, score_negative = (
-        re.findall(r"= '(\w+)'", part) for part in fields["sentiment_score"].split(", 100,")
+
+
+def test_derived_scores_use_the_sentiment_split_and_attention_limits_of_the_measures() -> None:
+    derived = {d.name: d.sql for d in DERIVED_COLUMNS[TABLE_NAME]}
+    tree = parse_athena_sql(f"SELECT {derived['sentiment_score']} AS s FROM faces WHERE dt >= '2026-01-01'")
+    lists = [tuple(v.name for v in node.expressions) for node in tree.find_all(exp.In)]
+    assert lists == [POSITIVE_EMOTIONS, NEGATIVE_EMOTIONS]
+    tree = parse_athena_sql(f"SELECT {derived['attention_score']} AS a FROM faces WHERE dt >= '2026-01-01'")
+    limits = {(n.this.this.name, int(n.expression.name)) for n in tree.find_all(exp.LTE) if isinstance(n.this, exp.Abs)}
+    assert limits == {("pose_yaw", ATTENTION_MAX_ABS_YAW), ("pose_pitch", ATTENTION_MAX_ABS_PITCH)}
+
+
+@pytest.mark.parametrize("table", DATASET_TABLES)
+def test_dataset_sql_always_bounds_dt_reads_its_glue_table_and_parses_as_athena_sql(table: str) -> None:
+    custom = data_set_request(table=table, lookback_days=7)["PhysicalTableMap"][table]["CustomSql"]
+    sql = custom["SqlQuery"]
+    tree = parse_athena_sql(sql)
+    assert [t.sql("trino") for t in tree.find_all(exp.Table)] == [f'"shopper_sentiment_demo"."{table}"']
+    assert unpruned_reads_of_faces(sql) == []
+    assert "dt >= date_format(current_date - INTERVAL '6' DAY, '%Y-%m-%d')" in sql
+    assert custom["Columns"] == input_columns(table=table)
+    # The default window is the config's default, 90 days: there is no unbounded dataset.
+    default = data_set_request(table=table)["PhysicalTableMap"][table]["CustomSql"]["SqlQuery"]
+    assert "INTERVAL '89' DAY" in default
+    for bad in (0, -1, None, 1.5, True):
+        with pytest.raises(ValueError, match="lookback_days"):
+            physical_table_map(DATA_SOURCE_ARN, database="db", table=table, lookback_days=bad)  # type: ignore[arg-type]
+
+
+def _datasets_over(root: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB over ``root`` where the dataset SQL's "db"."<table>" names resolve."""
+    con = connect(root)
+    con.execute("CREATE SCHEMA db")
+    for table in DATASET_TABLES:
+        con.execute(f"CREATE VIEW db.{table} AS SELECT * FROM main.{table}")
+    return con
+
+
+@pytest.fixture(scope="module")
+def duplicated_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dataset-duplicates")
+    for table, records in ((TABLE_NAME, face_records()), (IMAGES_TABLE_NAME, image_records())):
+        write_rows(root, table, records)
+        write_rows(root, table, [reanalyzed(r) for r in records], object_name="part-00001.parquet")
+    return root
+
+
+@pytest.mark.parametrize("table", DATASET_TABLES)
+def test_dataset_sql_keeps_one_row_per_id_the_first_analysis_within_the_window(
+    table: str, duplicated_bucket: Path
+) -> None:
+    con = _datasets_over(duplicated_bucket)
+    sql = dataset_sql(database="db", table=table, lookback_days=30)
+    result = run_query(con, sql, today=TODAY).as_dicts()
+    key = DEDUPE_KEYS[table]
+    records = face_records() if table == TABLE_NAME else image_records()
+    in_window = {r[key]: r for r in records if r["dt"] >= "2026-02-14"}
+    assert sorted(row[key] for row in result) == sorted(in_window)
+    assert [row["processed_at"] for row in result] == [
+        dt.datetime.fromtimestamp(in_window[row[key]]["processed_at"] / 1000, dt.UTC).replace(tzinfo=None)
+        for row in result
+    ]
+    assert [c.lower() for c in run_query(con, sql, today=TODAY).columns] == [
+        c["Name"] for c in input_columns(table=table)
+    ]
+
+
+def _named(name: str, root: Path) -> list[tuple[Any, ...]]:
+    return run_query(root, (QUERIES_DIR / f"{name}.sql").read_text(), today=TODAY).rows
+
+
+def _dataset_aggregate(root: Path, table: str, select: str, group: str) -> list[tuple[Any, ...]]:
+    inner = dataset_sql(database="db", table=table, lookback_days=30)
+    sql = f"SELECT {group}, {select} FROM ({inner}) AS d GROUP BY {group} ORDER BY {group}"
+    return run_query(_datasets_over(root), sql, today=TODAY).rows
+
+
+def test_quicksight_averages_of_the_dataset_give_the_named_queries_answers(duplicated_bucket: Path) -> None:
+    # What the visuals compute (AVERAGE / MAX of the dataset's columns) equals the named queries' answers,
+    # duplicates included: the SQL and QuickSight definitions of each measure are in step.
+    zone_hour = "store_id, zone, capture_hour"
+    attention = _dataset_aggregate(duplicated_bucket, TABLE_NAME, "round(avg(attention_score), 1)", zone_hour)
+    assert attention == [(*r[:3], r[6]) for r in _named("attention_by_zone_hour", duplicated_bucket)]
+    people = _dataset_aggregate(
+        duplicated_bucket,
+        IMAGES_TABLE_NAME,
+        "round(avg(CAST(people_in_view AS double)), 2), max(people_in_view)",
+        zone_hour,
     )
-    assert (tuple(score_positive), tuple(score_negative)) == (POSITIVE_EMOTIONS, NEGATIVE_EMOTIONS)
-    assert fields["sentiment_score"].startswith("nullIf(") and fields["sentiment_score"].endswith(", 0, -1), -1)")
-
-
-def test_direct_query_custom_sql_prunes_by_dt_and_parses_as_athena_sql() -> None:
-    table = physical_table_map(DATA_SOURCE_ARN, database="shopper_sentiment_demo", lookback_days=7)["faces"]
-    sql = table["CustomSql"]["SqlQuery"]
-    assert "dt >= date_format(current_date - INTERVAL '6' DAY" in sql
-    parse_athena_sql(sql)
-    assert table["CustomSql"]["Columns"] == input_columns()
-    with pytest.raises(ValueError, match="lookback_days"):
-        physical_table_map(DATA_SOURCE_ARN, database="db", lookback_days=0)
-
-
-def test_spice_dataset_reads_the_glue_table_in_the_configured_database() -> None:
-    table = data_set_request()["PhysicalTableMap"]["faces"]["RelationalTable"]
-    assert (table["Catalog"], table["Schema"], table["Name"]) == ("AwsDataCatalog", "shopper_sentiment_demo", "faces")
-    assert data_set_request()["ImportMode"] == "SPICE"
+    expected = [(*r[:3], r[5], r[6]) for r in _named("people_present_by_zone_hour", duplicated_bucket)]
+    assert [row for row in people if row[3] is not None] == expected
+    sentiment = _dataset_aggregate(
+        duplicated_bucket, TABLE_NAME, "round(avg(sentiment_score), 1)", "capture_day, store_id, zone"
+    )
+    assert [(str(d), s, z, i) for d, s, z, i in sentiment] == [
+        (d, s, z, i) for d, s, z, _, _, i in _named("sentiment_index", duplicated_bucket)
+    ]
 
 
 # --- the definition references only what exists -------------------------------------------------
@@ -227,33 +369,39 @@ def column_identifiers(definition: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for d in _dicts(definition) if "ColumnName" in d and set(d) <= {"ColumnName", "DataSetIdentifier"}]
 
 
-def test_every_column_a_visual_filter_or_control_uses_exists_in_the_dataset() -> None:
-    definition = analysis_definition(dataset_arn=DATASET_ARN)
-    analysis_fields = {f["Name"] for f in definition.get("CalculatedFields", [])}
-    known = set(dataset_column_types()) | analysis_fields
+def test_every_column_a_visual_filter_or_control_uses_exists_in_its_dataset() -> None:
+    definition = analysis_definition(dataset_arns=DATASET_ARNS)
+    assert "CalculatedFields" not in definition
     used = column_identifiers(definition)
     assert len(used) >= 10
-    assert {c["ColumnName"] for c in used} <= known
+    for column in used:
+        assert column["ColumnName"] in dataset_column_types(column["DataSetIdentifier"]), column
     declared = {d["Identifier"] for d in definition["DataSetIdentifierDeclarations"]}
-    assert {c["DataSetIdentifier"] for c in used} <= declared
-    for expression in [f["Expression"] for f in definition.get("CalculatedFields", [])] + [
-        d["Expression"] for d in _dicts(definition) if "Expression" in d and "Name" not in d
-    ]:
+    assert {c["DataSetIdentifier"] for c in used} == declared
+    for expression in [d["Expression"] for d in _dicts(definition) if "Expression" in d and "Name" not in d]:
         assert _field_references(expression) <= set(dataset_column_types()), expression
 
 
+def test_filters_apply_to_both_datasets_through_columns_both_have() -> None:
+    definition = analysis_definition(dataset_arns=DATASET_ARNS)
+    for group in definition["FilterGroups"]:
+        assert group["CrossDataset"] == "ALL_DATASETS"
+        for f in group["Filters"]:
+            column = next(iter(f.values()))["Column"]["ColumnName"]
+            assert all(column in dataset_column_types(table) for table in DATASET_TABLES), column
+
+
 def test_reference_check_notices_a_column_the_dataset_lacks() -> None:
-    definition = analysis_definition(dataset_arn=DATASET_ARN)
+    definition = analysis_definition(dataset_arns=DATASET_ARNS)
     broken = copy.deepcopy(definition)
-    broken["Sheets"][0]["Visuals"][1]["PieChartVisual"]["ChartConfiguration"]["FieldWells"][
+    broken["Sheets"][0]["Visuals"][2]["PieChartVisual"]["ChartConfiguration"]["FieldWells"][
         "PieChartAggregatedFieldWells"
     ]["Category"][0]["CategoricalDimensionField"]["Column"]["ColumnName"] = "mood"
-    known = set(dataset_column_types()) | {f["Name"] for f in broken.get("CalculatedFields", [])}
-    assert not {c["ColumnName"] for c in column_identifiers(broken)} <= known
+    assert not all(c["ColumnName"] in dataset_column_types(c["DataSetIdentifier"]) for c in column_identifiers(broken))
 
 
 def _visuals() -> dict[str, dict[str, Any]]:
-    sheet = analysis_definition(dataset_arn=DATASET_ARN)["Sheets"][0]
+    sheet = analysis_definition(dataset_arns=DATASET_ARNS)["Sheets"][0]
     return {next(iter(v.values()))["VisualId"]: v for v in sheet["Visuals"]}
 
 
@@ -291,11 +439,51 @@ def test_age_gender_and_sentiment_kpi_visuals_are_there() -> None:
     assert average == {"SimpleNumericalAggregation": "AVERAGE"}
 
 
+def _aggregations(wells: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (
+            f["NumericalMeasureField"]["Column"]["ColumnName"],
+            f["NumericalMeasureField"]["AggregationFunction"]["SimpleNumericalAggregation"],
+        )
+        for f in wells["Values"]
+    ]
+
+
+def test_people_present_is_the_average_and_peak_of_people_in_view_per_still_from_the_images() -> None:
+    visuals = _visuals()
+    kpi = visuals["people-present-kpi"]["KPIVisual"]
+    assert _aggregations(kpi["ChartConfiguration"]["FieldWells"]) == [("people_in_view", "AVERAGE")]
+    hourly = visuals["people-present-by-hour"]["BarChartVisual"]
+    wells = hourly["ChartConfiguration"]["FieldWells"]["BarChartAggregatedFieldWells"]
+    assert _well_columns(wells, "Category") == ["capture_hour"]
+    assert _aggregations(wells) == [("people_in_view", "AVERAGE"), ("people_in_view", "MAX")]
+    assert {c["DataSetIdentifier"] for c in column_identifiers(kpi) + column_identifiers(hourly)} == {"images"}
+    for visual in (kpi, hourly):
+        assert visual["Subtitle"]["FormatText"]["PlainText"] == PEOPLE_PRESENT_METHOD
+    assert visual_dataset("people-present-kpi") == "images"
+
+
+def test_attention_averages_the_attention_score_per_local_hour_and_zone_side_by_side() -> None:
+    attention = _visuals()["attention-by-hour"]["BarChartVisual"]
+    configuration = attention["ChartConfiguration"]
+    wells = configuration["FieldWells"]["BarChartAggregatedFieldWells"]
+    assert _well_columns(wells, "Category") == ["capture_hour"]
+    assert _well_columns(wells, "Colors") == ["zone"]
+    assert _aggregations(wells) == [("attention_score", "AVERAGE")]
+    assert configuration["BarsArrangement"] == "CLUSTERED"  # averages do not add up
+    assert attention["Subtitle"]["FormatText"]["PlainText"] == ATTENTION_METHOD
+
+
+def test_no_visual_calls_a_face_count_visitors() -> None:
+    text = json.dumps(analysis_definition(dataset_arns=DATASET_ARNS)).lower()
+    assert "visitor" not in text
+
+
 def test_the_sheet_shows_the_catalogues_quicksight_visuals_in_its_order_with_its_titles() -> None:
     shown = [
         (visual["VisualId"], visual["Title"]["FormatText"]["PlainText"])
         for visual in (
-            next(iter(v.values())) for v in analysis_definition(dataset_arn=DATASET_ARN)["Sheets"][0]["Visuals"]
+            next(iter(v.values())) for v in analysis_definition(dataset_arns=DATASET_ARNS)["Sheets"][0]["Visuals"]
         )
     ]
 
@@ -303,7 +491,7 @@ def test_the_sheet_shows_the_catalogues_quicksight_visuals_in_its_order_with_its
 
 
 def test_a_catalogue_visual_the_sheet_cannot_draw_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    dwell = Visual("dwell-time", "Dwell time", "visitors_per_day", frozenset({Surface.QUICKSIGHT}))
+    dwell = Visual("dwell-time", "Dwell time", "faces_per_day", frozenset({Surface.QUICKSIGHT}))
     monkeypatch.setattr(definition, "CATALOGUE", Catalogue(CATALOGUE.queries, (*CATALOGUE.visuals, dwell)))
 
     with pytest.raises(ValueError, match="dwell-time on QuickSight"):
@@ -311,16 +499,16 @@ def test_a_catalogue_visual_the_sheet_cannot_draw_is_refused_by_name(monkeypatch
 
 
 def test_every_visual_is_laid_out_once_and_ids_are_unique() -> None:
-    sheet = analysis_definition(dataset_arn=DATASET_ARN)["Sheets"][0]
+    sheet = analysis_definition(dataset_arns=DATASET_ARNS)["Sheets"][0]
     elements = sheet["Layouts"][0]["Configuration"]["GridLayout"]["Elements"]
     assert sorted(e["ElementId"] for e in elements) == sorted(_visuals())
-    assert len(_visuals()) == len(sheet["Visuals"]) == 6
+    assert len(_visuals()) == len(sheet["Visuals"]) == 9
     for element in elements:
         assert element["ColumnIndex"] + element["ColumnSpan"] <= 36
 
 
 def test_store_zone_and_date_range_controls_drive_filters_on_every_visual() -> None:
-    definition = analysis_definition(dataset_arn=DATASET_ARN)
+    definition = analysis_definition(dataset_arns=DATASET_ARNS)
     groups = definition["FilterGroups"]
     filters = {next(iter(f.values()))["FilterId"]: f for g in groups for f in g["Filters"]}
     controls = [next(iter(c.items())) for c in definition["Sheets"][0]["FilterControls"]]
@@ -339,7 +527,7 @@ def test_store_zone_and_date_range_controls_drive_filters_on_every_visual() -> N
 
 
 def test_date_range_defaults_to_the_named_queries_window() -> None:
-    definition = analysis_definition(dataset_arn=DATASET_ARN)
+    definition = analysis_definition(dataset_arns=DATASET_ARNS)
     date_filter = next(
         f["TimeRangeFilter"] for g in definition["FilterGroups"] for f in g["Filters"] if "TimeRangeFilter" in f
     )
@@ -367,7 +555,7 @@ def test_configured_principal_owns_every_resource(label: str, kind: str) -> None
 
 
 def test_without_a_principal_no_permissions_are_set() -> None:
-    request = create_analysis_request(aws_account_id=ACCOUNT, analysis_id="a", name="a", dataset_arn=DATASET_ARN)
+    request = create_analysis_request(aws_account_id=ACCOUNT, analysis_id="a", name="a", dataset_arns=DATASET_ARNS)
     assert "Permissions" not in request
 
 

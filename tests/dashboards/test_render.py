@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import re
 from datetime import date
 from decimal import Decimal
@@ -30,7 +31,59 @@ def local_results() -> dict[str, list[dict]]:
             for i, e in enumerate(EMOTIONS)
         ],
         "emotion_share": [{"emotion": e, "faces": 10 + i, "share_pct": 10.0 + i} for i, e in enumerate(EMOTIONS)],
-        "visitors_per_day": [{"capture_day": "2026-11-25", "store_id": "store-1", "faces": 83, "images": 60}],
+        "faces_per_day": [{"capture_day": "2026-11-25", "store_id": "store-1", "faces": 83, "images_with_faces": 60}],
+        "people_present_by_zone_hour": [
+            {
+                "store_id": "store-1",
+                "zone": z,
+                "capture_hour": h,
+                "cameras": 1,
+                "stills": 12,
+                "people_present": 0.5 + (h % 3) / 2,
+                "peak_people_present": 2 + h % 3,
+            }
+            for z in ("entrance", "aisle")
+            for h in range(8, 20)
+        ],
+        "stills_with_people": [
+            {
+                "store_id": "store-1",
+                "zone": "entrance",
+                "capture_hour": h,
+                "stills": 12,
+                "stills_with_people": h % 12,
+                "share_pct": 100 * (h % 12) / 12,
+            }
+            for h in range(8, 20)
+        ],
+        "stills_per_camera_hour": [
+            {
+                "store_id": "store-1",
+                "zone": "entrance",
+                "device_id": "pi-1",
+                "camera_id": "door",
+                "capture_day": f"2026-11-{d}",
+                "capture_hour": h,
+                "stills": 10,
+                "analyzed": 10,
+                "quarantined": 0,
+            }
+            for d in (24, 25)
+            for h in range(8, 20)
+            if (d, h) != (25, 14)  # the camera went quiet at 14:00 on the 25th
+        ],
+        # the local analyzer estimates no head pose
+        "attention_by_zone_hour": [
+            {
+                "store_id": "store-1",
+                "zone": "entrance",
+                "capture_hour": 9,
+                "faces": 8,
+                "faces_with_pose": 0,
+                "faces_toward_camera": 0,
+                "attention_pct": None,
+            }
+        ],
         "sentiment_index": [
             {
                 "capture_day": "2026-11-25",
@@ -147,6 +200,10 @@ def test_estimated_age_and_gender_are_drawn_as_charts(tmp_path):
         {"gender": "Female", "faces": 50, "share_pct": 60.2},
         {"gender": "Male", "faces": 33, "share_pct": 39.8},
     ]
+    results["attention_by_zone_hour"] = [
+        {**row, "faces_with_pose": 8, "faces_toward_camera": 6, "attention_pct": 75.0}
+        for row in results["attention_by_zone_hour"]
+    ]
     not_estimated = render_visuals(tmp_path / "local", local_results(), ANALYZER)
     estimated = render_visuals(tmp_path / "rekognition", results, "rekognition")
 
@@ -174,8 +231,8 @@ def test_nulls_decimals_and_dates_from_the_query_engine_are_drawn(tmp_path):
             {"capture_hour": 10, "emotion": "happy", "faces": Decimal(3)},
         ],
         "emotion_share": [{"emotion": None, "faces": 2, "share_pct": Decimal("40.00")}],
-        "visitors_per_day": [
-            {"capture_day": date(2026, 11, d), "store_id": s, "faces": d, "images": d}
+        "faces_per_day": [
+            {"capture_day": date(2026, 11, d), "store_id": s, "faces": d, "images_with_faces": d}
             for d in (24, 25)
             for s in ("a", "b")
         ],
@@ -194,7 +251,10 @@ def test_nulls_decimals_and_dates_from_the_query_engine_are_drawn(tmp_path):
 def test_visuals_missing_from_the_results_are_listed(tmp_path):
     page = write_report(tmp_path, {"emotion_share": local_results()["emotion_share"]}, ANALYZER, True, {}).read_text()
 
-    assert "No results for: sentiment_index, gender_split, emotions_by_hour" in page
+    assert (
+        "No results for: people_present_by_zone_hour, attention_by_zone_hour, sentiment_index, emotions_by_hour,"
+        " stills_with_people, stills_per_camera_hour, faces_per_day, age_band_distribution, gender_split"
+    ) in page
     assert not (tmp_path / "emotions-by-hour.png").exists()
 
 
@@ -247,8 +307,79 @@ def test_query_results_are_headed_by_the_catalogues_titles_in_its_order(tmp_path
 
 
 def test_a_catalogue_visual_the_report_cannot_draw_is_refused_by_name(tmp_path, monkeypatch):
-    dwell = Visual("dwell-time", "Dwell time", "visitors_per_day", frozenset({Surface.REPORT}))
+    dwell = Visual("dwell-time", "Dwell time", "faces_per_day", frozenset({Surface.REPORT}))
     monkeypatch.setattr(render, "REPORT_VISUALS", (*REPORT_VISUALS, dwell))
 
     with pytest.raises(ValueError, match="dwell-time in the report"):
         render_visuals(tmp_path, local_results(), ANALYZER)
+
+
+def _axis_labels(monkeypatch, draw) -> list[str]:
+    """The x and y axis labels of every figure ``draw()`` makes."""
+    labels: list[str] = []
+    figure = render._figure
+
+    def spy(title):
+        fig, ax = figure(title)
+        for name in ("set_xlabel", "set_ylabel"):
+            original = getattr(ax, name)
+            setattr(ax, name, lambda text, *a, _o=original, **k: (labels.append(text), _o(text, *a, **k))[1])
+        return fig, ax
+
+    monkeypatch.setattr(render, "_figure", spy)
+    draw()
+    return labels
+
+
+def test_hours_and_days_are_labelled_store_local_and_counts_honestly(tmp_path, monkeypatch):
+    labels = _axis_labels(monkeypatch, lambda: render_visuals(tmp_path, local_results(), "rekognition"))
+
+    assert "hour of day (store-local time)" in labels
+    assert "capture day (store-local date)" in labels
+    assert "people in view per still (estimate)" in labels
+    assert not [label for label in labels if "UTC" in label]
+    assert not [label for label in labels if label == "faces"], "a face count says it counts sightings"
+    page = write_report(tmp_path, local_results(), ANALYZER, True, {}).read_text(encoding="utf-8")
+    assert "visitor" not in page.lower()
+    assert "store's local time" in page and "sighting, not a person" in page
+
+
+def test_people_present_and_attention_visuals_carry_their_method(tmp_path):
+    page = write_report(tmp_path, local_results(), ANALYZER, True, {}).read_text(encoding="utf-8")
+
+    for visual_id in ("people-present-by-hour", "attention-by-hour"):
+        caption = re.search(rf'<figure id="visual-{visual_id}">.*?<figcaption>(.*?)</figcaption>', page, re.S)
+        assert caption is not None
+        assert html.escape(CATALOGUE.visual(visual_id).description) in caption.group(1)
+    assert "counts twice" in CATALOGUE.visual("people-present-by-hour").description
+
+
+def test_attention_without_head_pose_says_the_analyzer_does_not_estimate_it(tmp_path):
+    local = render.plot_attention(local_results()["attention_by_zone_hour"], tmp_path / "local.png", analyzer=ANALYZER)
+    posed = [
+        {**row, "faces_with_pose": 8, "faces_toward_camera": 6, "attention_pct": 75.0}
+        for row in local_results()["attention_by_zone_hour"]
+    ]
+    drawn = render.plot_attention(posed, tmp_path / "posed.png", analyzer="rekognition")
+
+    assert local.read_bytes() != drawn.read_bytes()
+    page = write_report(tmp_path, local_results(), ANALYZER, True, {}).read_text(encoding="utf-8")
+    assert f"Head pose is not estimated by {ANALYZER}" in page
+
+
+def test_a_camera_that_went_quiet_leaves_a_blank_hour_in_the_stills_heat_map(tmp_path, monkeypatch):
+    shown = []
+    imshow = render.plt.Axes.imshow
+
+    def spy(self, grid, **kwargs):
+        shown.append(grid)
+        return imshow(self, grid, **kwargs)
+
+    monkeypatch.setattr(render.plt.Axes, "imshow", spy)
+    png_size(render.plot_stills_per_camera(local_results()["stills_per_camera_hour"], tmp_path / "s.png").read_bytes())
+
+    ((camera,),) = shown
+    assert len(camera) == 48  # two days of 24 local hours
+    assert math.isnan(camera[24 + 14])  # no still at 14:00 on the second day
+    assert camera[24 + 13] == camera[14] == 10
+    assert math.isnan(camera[0])  # before opening: no still either

@@ -32,7 +32,12 @@ def config(**extra: Any):
                     "retention_days": 30,
                     "rekognition_tps": 5,
                     "quicksight_principal_arn": PRINCIPAL,
-                    "stores": {"store-001": {"devices": {"pi-q1": {"camera_id": "door", "zone": "entrance"}}}},
+                    "stores": {
+                        "store-001": {
+                            "timezone": "Europe/Berlin",
+                            "devices": {"pi-q1": {"camera_id": "door", "zone": "entrance"}},
+                        }
+                    },
                     **extra,
                 }
             }
@@ -94,30 +99,75 @@ def test_data_source_is_athena_on_the_pipeline_workgroup(assembly, template):
     assert source["DataSourceParameters"] == {"AthenaParameters": {"WorkGroup": workgroup["Properties"]["Name"]}}
 
 
-def test_dataset_reads_the_faces_table_with_spice_and_a_daily_refresh(assembly, template):
+def test_datasets_read_faces_and_images_of_the_pipeline_database_over_90_days_with_daily_refreshes(assembly, template):
     pipeline = stack_named(assembly, "ShopperSentiment-qs").template
     (database,) = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Glue::Database"]
-    (dataset,) = resources(template, "DataSet")
-    assert dataset["ImportMode"] == "SPICE"
-    (table,) = dataset["PhysicalTableMap"].values()
-    relational = table["RelationalTable"]
-    assert relational["Schema"] == database["Properties"]["DatabaseInput"]["Name"]
-    assert relational["Name"] == "faces"
-    (schedule,) = resources(template, "RefreshSchedule")
-    assert schedule["Schedule"]["ScheduleFrequency"]["Interval"] == "DAILY"
+    name = database["Properties"]["DatabaseInput"]["Name"]
+    datasets = resources(template, "DataSet")
+    assert sorted(d["DataSetId"] for d in datasets) == ["shoppersentiment-qs-faces", "shoppersentiment-qs-images"]
+    for dataset in datasets:
+        assert dataset["ImportMode"] == "SPICE"
+        ((table_id, table),) = dataset["PhysicalTableMap"].items()
+        sql = table["CustomSql"]["SqlQuery"]
+        assert f'FROM "{name}"."{table_id}"' in sql
+        # the config's default dashboard_lookback_days: today and the 89 days before
+        assert "WHERE dt >= date_format(current_date - INTERVAL '89' DAY, '%Y-%m-%d')" in sql
+    schedules = resources(template, "RefreshSchedule")
+    assert sorted(s["DataSetId"] for s in schedules) == ["shoppersentiment-qs-faces", "shoppersentiment-qs-images"]
+    assert {s["Schedule"]["ScheduleFrequency"]["Interval"] for s in schedules} == {"DAILY"}
+
+
+def test_lookback_days_bounds_both_datasets_and_caps_the_date_control(tmp_path):
+    from dashboards.stack import DashboardStack
+
+    app = new_app(tmp_path)
+    stack = DashboardStack(
+        app,
+        "Lookback",
+        name_prefix="ShopperSentiment-lb",
+        workgroup_name="wg",
+        database_name="db",
+        principal_arn=PRINCIPAL,
+        lookback_days=14,
+    )
+    template = Template.from_stack(stack).to_json()
+    for dataset in resources(template, "DataSet"):
+        ((_, table),) = dataset["PhysicalTableMap"].items()
+        assert "INTERVAL '13' DAY" in table["CustomSql"]["SqlQuery"]
+    (analysis,) = resources(template, "Analysis")
+    (date_filter,) = [
+        f["TimeRangeFilter"]
+        for g in analysis["Definition"]["FilterGroups"]
+        for f in g["Filters"]
+        if "TimeRangeFilter" in f
+    ]
+    assert (
+        date_filter["RangeMinimumValue"]["RollingDate"]["Expression"]
+        == "addDateTime(-13, 'DD', truncDate('DD', now()))"
+    )
+    with pytest.raises(ValueError, match="lookback_days"):
+        DashboardStack(
+            new_app(),
+            "NoWindow",
+            name_prefix="x",
+            workgroup_name="wg",
+            database_name="db",
+            principal_arn=PRINCIPAL,
+            lookback_days=0,
+        )
 
 
 def test_direct_query_mode_has_no_refresh_schedule(tmp_path):
     app = build_app(new_app(tmp_path), config(quicksight_import_mode="DIRECT_QUERY"))
     template = stack_named(app.synth(), "ShopperSentiment-qs-Dashboard").template
-    assert resources(template, "DataSet")[0]["ImportMode"] == "DIRECT_QUERY"
+    assert {d["ImportMode"] for d in resources(template, "DataSet")} == {"DIRECT_QUERY"}
     assert resources(template, "RefreshSchedule") == []
 
 
 def test_every_resource_grants_the_configured_principal(template):
     for kind in ("DataSource", "DataSet", "Analysis", "Dashboard"):
-        (props,) = resources(template, kind)
-        assert {p["Principal"] for p in props["Permissions"]} == {PRINCIPAL}, kind
+        for props in resources(template, kind):
+            assert {p["Principal"] for p in props["Permissions"]} == {PRINCIPAL}, kind
 
 
 def concrete(value: Any) -> Any:
@@ -144,17 +194,20 @@ def concrete(value: Any) -> Any:
     ],
 )
 def test_synthesized_quicksight_resources_are_valid_api_requests(template, kind, operation):
-    (props,) = resources(template, kind)
-    assert validate_request(operation, concrete(props)) == []
+    found = resources(template, kind)
+    assert found
+    for props in found:
+        assert validate_request(operation, concrete(props)) == []
 
 
 def test_dashboard_has_the_original_visuals_and_controls(template):
     (dashboard,) = resources(template, "Dashboard")
     (sheet,) = dashboard["Definition"]["Sheets"]
     kinds = [next(iter(v)) for v in sheet["Visuals"]]
-    assert kinds.count("BarChartVisual") >= 3  # emotions by hour, faces per day, age bands
+    # emotions by hour, face sightings per day, age bands, people present and attention by hour
+    assert kinds.count("BarChartVisual") >= 5
     assert "PieChartVisual" in kinds
-    assert "KPIVisual" in kinds
+    assert kinds.count("KPIVisual") == 2  # people present, sentiment
     assert sheet.get("FilterControls") or sheet.get("ParameterControls")
 
 
