@@ -1,6 +1,8 @@
 """Edge agent benchmark: the real agent (a subprocess, default config except
 thinning off) uploading ~200 KB JPEGs to moto's S3 server on 127.0.0.1.
 
+Every still is decoded whole before it is uploaded (issue 15), so the CPU
+figure includes a 1/8-scale decode of each (noise JPEGs: the worst case).
 Prints images/s and agent CPU-ms per image for a burst of 1,000 captures,
 the agent's peak RSS, and p50/p95 latency from file close (measured by the
 writer) to object present (the agent's "uploaded" log line, written after
@@ -32,7 +34,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results import BenchRun, Figure
+from bench.results import BenchRun, Figure, Target
 from local.moto_server import MotoServer
 
 IMAGES = 1000
@@ -84,6 +86,16 @@ def uploaded_times(log: Path) -> dict[str, float]:
             stamp = datetime.strptime(entry["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=None)
             done[Path(entry["path"]).name] = (stamp - datetime(1970, 1, 1)).total_seconds()
     return done
+
+
+def wait_logged(log: Path, names: dict[str, float], timeout: float = 30) -> dict[str, float]:
+    """The upload times, once every one of ``names`` is logged (the line follows the delete)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = uploaded_times(log)
+        if all(name in done for name in names) or time.monotonic() > deadline:
+            return done
+        time.sleep(0.05)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -155,6 +167,7 @@ def measure(run: BenchRun) -> None:
             f"""
 [device]
 id = "bench-device"
+camera_id = "bench-camera"
 [watch]
 directory = "{spool}"
 filename_timezone = "UTC"
@@ -180,6 +193,8 @@ enabled = false
             env=env,
         )
         while '"started"' not in log.read_text():
+            if agent.poll() is not None:
+                raise SystemExit(f"bench: the agent exited ({agent.returncode}): {log.read_text().strip()}")
             time.sleep(0.05)
         time.sleep(0.5)
 
@@ -192,7 +207,7 @@ enabled = false
             closed[name] = write_capture(spool, name, data)
         wait_empty(spool, 600)
         cpu_burst = cpu_seconds(agent.pid) - cpu_before
-        done = uploaded_times(log)
+        done = wait_logged(log, closed)
         end = max(done[n] for n in closed)
         burst_latency = [(done[n] - closed[n]) * 1000 for n in closed]
         objects = sum(
@@ -210,7 +225,7 @@ enabled = false
             next_at += 1 / PACED_RATE
             time.sleep(max(0.0, next_at - time.monotonic()))
         wait_empty(spool, 120)
-        done = uploaded_times(log)
+        done = wait_logged(log, paced)
         paced_latency = [(done[n] - paced[n]) * 1000 for n in paced]
         rss = peak_rss_mib(agent.pid)
 
@@ -238,7 +253,10 @@ enabled = false
             Figure("steady: latency close->object present p50", paced_p50, "ms"),
             Figure("steady: latency close->object present p95", paced_p95, "ms"),
         )
-        run.show(f"agent peak RSS: {rss:.1f} MiB", Figure("agent peak RSS", rss, "MiB"))
+        run.show(
+            f"agent peak RSS: {rss:.1f} MiB",
+            Figure("agent peak RSS", rss, "MiB", Target.at_most(60, "issue 15")),
+        )
     finally:
         if agent is not None:
             agent.terminate()

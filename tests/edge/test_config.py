@@ -93,7 +93,7 @@ def test_a_bad_camera_setting_is_refused_naming_the_key(raw: dict[str, Any], fie
 def test_defaults_are_the_documented_ones() -> None:
     config = parse_config(minimal(), base_dir=Path("/etc/shopper-edge"))
     assert config.thinning.enabled and config.thinning.window_seconds == 10
-    assert (config.thinning.grid_columns, config.thinning.grid_rows, config.thinning.cell_threshold) == (32, 24, 6.0)
+    assert (config.thinning.grid_columns, config.thinning.grid_rows, config.thinning.cell_threshold) == (32, 24, 8.0)
     assert config.spool.min_free_bytes == 128 * 1024 * 1024
     assert config.clock.max_ahead_seconds == 300
     assert config.clock.check is False  # credentials.mode "default": a development machine

@@ -200,6 +200,8 @@ class CaptureAgent:
         # Paths reported as not readable (FIFOs, links...): reported once, with
         # their inode so a file that replaces one is looked at afresh.
         self._refused: dict[Path, tuple[int, int]] = {}
+        # Folder -> whether it is reached through a link; forgotten at every rescan.
+        self._folders_checked: dict[Path, bool] = {}
         # Oldest capture first; entries of forgotten files are skipped lazily
         # and compacted away, so a completion never costs a re-sort.
         self._queue: list[_Pending] = []
@@ -279,7 +281,7 @@ class CaptureAgent:
     def _sleep_time(self, next_rescan: float) -> float:
         now = time.monotonic()
         timeout = min(1.0, max(0.0, next_rescan - now))
-        waiting = sum(1 for e in self._pending.values() if e.held is None) > len(self._inflight)
+        waiting = len(self._pending) > len(self._inflight)
         if waiting:
             if now < self._backoff_until:
                 timeout = min(timeout, self._backoff_until - now)
@@ -312,11 +314,17 @@ class CaptureAgent:
 
     def _linked_folder(self, path: Path) -> bool:
         """True if a folder between the watch directory and the file is a link (never followed)."""
+        folder = path.parent
+        known = self._folders_checked.get(folder)
+        if known is not None:
+            return known
         try:
-            relative = path.parent.relative_to(self._root)
+            relative = folder.relative_to(self._root)
         except ValueError:
             return True
-        return Path(os.path.realpath(path.parent)) != self._root_real / relative
+        linked = Path(os.path.realpath(folder)) != self._root_real / relative
+        self._folders_checked[folder] = linked
+        return linked
 
     def _track(self, path: Path, *, closed: bool) -> None:
         name = path.name
@@ -416,6 +424,7 @@ class CaptureAgent:
             path = Path(raw)
             if kind == "dir":
                 self._rescan_soon = True  # files may have landed before the new watch existed
+                self._folders_checked.clear()
             elif kind == "deleted":
                 if path not in self._inflight:
                     self._forget(path)
@@ -428,6 +437,7 @@ class CaptureAgent:
 
     def _rescan(self) -> None:
         self._rescan_soon = False
+        self._folders_checked.clear()
         seen: set[Path] = set()
         for dirpath, dirnames, filenames in os.walk(self._root):
             folder = Path(dirpath)

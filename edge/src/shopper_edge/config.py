@@ -101,7 +101,7 @@ class ThinningConfig:
     grid_columns: int = 32
     grid_rows: int = 24
     #: Grey levels (0-255) a cell's mean difference must stand out from the frame's median cell by.
-    cell_threshold: float = 6.0
+    cell_threshold: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -410,7 +410,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> AgentConfig:
         window_seconds=t.number("window_seconds", 10.0, minimum=0.0),
         grid_columns=t.number("grid_columns", 32, minimum=1, integer=True),
         grid_rows=t.number("grid_rows", 24, minimum=1, integer=True),
-        cell_threshold=t.number("cell_threshold", 6.0, minimum=0.0),
+        cell_threshold=t.number("cell_threshold", 8.0, minimum=0.0),
     )
     for key in ("grid_columns", "grid_rows"):
         if getattr(thinning, key) > 64:

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import botocore.session
-import requests
 from botocore.credentials import CredentialProvider, CredentialResolver, DeferredRefreshableCredentials
 
 from .config import AgentConfig
@@ -52,6 +51,10 @@ class IotCredentialsFetcher:
 
     def fetch(self) -> dict[str, str]:
         """Return botocore credential metadata; raises IotCredentialsError."""
+        # Imported here: requests (with its TLS and charset modules) costs the
+        # agent ~4 MiB of a Pi's memory, and only iot mode ever needs it.
+        import requests
+
         try:
             response = requests.get(
                 self.url,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageChops
 
 #: Thumbnail pixels per cell side: a cell is the mean of cell_pixels x cell_pixels thumbnail pixels.
-CELL_PIXELS = 4
+CELL_PIXELS = 2
 # Cells darker than this in the reference say little about the gain.
 _MIN_REFERENCE_LEVEL = 16
 
