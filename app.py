@@ -52,6 +52,7 @@ def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
                 database_name=pipeline.analytics.database_name,
                 principal_arn=deployment.quicksight_principal_arn,
                 import_mode=deployment.quicksight_import_mode,
+                lookback_days=deployment.dashboard_lookback_days,
                 env=env,
                 description=f"Shopper Sentiment QuickSight dashboard for deployment {deployment.name}",
             )

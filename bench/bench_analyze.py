@@ -48,7 +48,10 @@ BATCH = 500  # SQS batch size of the event source mapping (stacks/process.py)
 MAX_CALLS_PER_1000_FACES = 3
 IMPORT_RUNS = 7
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 200 + b"\xff\xd9"
-REGISTRY = {f"bench-{n}": {"store_id": "store-001", "cameras": {"cam": {"zone": "entrance"}}} for n in FACE_COUNTS}
+REGISTRY = {
+    f"bench-{n}": {"store_id": "store-001", "timezone": "Europe/Berlin", "cameras": {"cam": {"zone": "entrance"}}}
+    for n in FACE_COUNTS
+}
 RESOURCES = LocalResources("bench")
 CAPTURED_AT = datetime(2026, 3, 14, 9, 26, 53, 412000, tzinfo=UTC)
 

@@ -34,6 +34,8 @@ def generated_config(stores: int, cameras: int = 4) -> str:
     ]
     zones = ["entrance", "checkout", "grocery", "apparel"]
     for s in range(1, stores + 1):
+        lines.append(f"[deployments.bench.stores.store-{s:03d}]")
+        lines.append('timezone = "Europe/Berlin"')
         lines.append(f"[deployments.bench.stores.store-{s:03d}.devices]")
         for c in range(cameras):
             lines.append(f'pi-{s:03d}-{c} = {{ camera_id = "cam-{c}", zone = "{zones[c % len(zones)]}" }}')

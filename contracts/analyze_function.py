@@ -12,6 +12,8 @@ a test, not a deploy.
 from __future__ import annotations
 
 FIREHOSE_STREAM_NAME = "FIREHOSE_STREAM_NAME"
+#: The stream of the ``images`` table (one row per settled image).
+IMAGES_STREAM_NAME = "IMAGES_STREAM_NAME"
 ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
 #: A file name relative to the function's code folder (Lambda's environment
@@ -26,6 +28,7 @@ POWERTOOLS_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE
 #: Every variable the stack sets on the function.
 ENVIRONMENT_VARIABLES = (
     FIREHOSE_STREAM_NAME,
+    IMAGES_STREAM_NAME,
     ARCHIVE_BUCKET,
     IDEMPOTENCY_TABLE,
     DEVICE_REGISTRY_FILE,
@@ -37,10 +40,11 @@ ENVIRONMENT_VARIABLES = (
 
 #: The registry's file name inside the code asset::
 #:
-#:     {"<device_id>": {"store_id": "<store>", "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
+#:     {"<device_id>": {"store_id": "<store>", "timezone": "<IANA zone>",
+#:                      "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
 REGISTRY_FILE_NAME = "device_registry.json"
 #: The fields of one device, and of one of its cameras.
-REGISTRY_FIELDS = ("store_id", "cameras")
+REGISTRY_FIELDS = ("store_id", "timezone", "cameras")
 CAMERA_FIELDS = ("zone",)
 
 SERVICE_NAME = "shopper-sentiment-analyze"

@@ -48,6 +48,8 @@ QUARANTINE_PREFIX = "quarantine/"
 
 #: The curated bucket's folder of face records (the ``faces`` table's location).
 DATA_PREFIX = "faces"
+#: Where the images table's Parquet goes in the curated bucket (one row per settled image).
+IMAGES_PREFIX = "images"
 #: Where Firehose writes records that failed format conversion.
 ERROR_PREFIX = "errors/"
 #: Where the Athena workgroup writes query results in its results bucket.
@@ -106,6 +108,6 @@ def quarantine_key(reason: str, key: str) -> str:
     return f"{QUARANTINE_PREFIX}{reason}/{key}"
 
 
-def partition_prefix(store_id: str, dt: str) -> str:
-    """The curated folder of one store-day: Firehose writes it, the Glue table's projection reads it."""
-    return f"{DATA_PREFIX}/store_id={store_id}/dt={dt}/"
+def partition_prefix(store_id: str, dt: str, *, table_prefix: str = DATA_PREFIX) -> str:
+    """The curated folder of one table's store-day: Firehose writes it, the Glue table's projection reads it."""
+    return f"{table_prefix}/store_id={store_id}/dt={dt}/"

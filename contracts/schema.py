@@ -1,11 +1,21 @@
-"""The face record schema: the single source for every consumer.
+"""The record schemas of the two curated tables: the single source for every consumer.
 
-One record per detected face. The Glue table (and through it Firehose's
-Parquet conversion and Athena), the pyarrow schema used by tests and the
-local pipeline, and the QuickSight dataset columns are all derived from
-``COLUMNS`` here. ``store_id`` and ``dt`` are partition keys: the handler puts
-them in every JSON record so Firehose can route it, but they are not data
-columns of the Parquet files.
+``faces`` holds one record per detected face (``COLUMNS``); ``images`` holds
+one row per image the function settled, faces or not, analyzed or
+quarantined (``IMAGE_COLUMNS``): the denominator of every "per still"
+figure, and the way to tell a quiet hour from a dead camera. The Glue tables
+(and through them Firehose's Parquet conversion and Athena), the pyarrow
+schemas used by tests and the local pipeline, and the QuickSight dataset
+columns are all derived from here. ``store_id`` and ``dt`` are partition keys
+of both: the handler puts them in every JSON record so Firehose can route it,
+but they are not data columns of the Parquet files.
+
+Time: ``captured_at`` is the UTC instant; ``captured_at_local`` is the same
+moment on the store's wall clock (its configured IANA time zone, no offset
+kept), and ``dt`` is the date of that wall clock, so a store's day and hours
+are its own. An image the function cannot place (its key does not parse, or
+its device is in no store) is in the ``images`` table under the store
+``UNREGISTERED_STORE`` and the UTC date.
 
 Timestamps travel as epoch milliseconds (JSON integers). Firehose parses them
 with the Hive JSON SerDe whose ``TimestampFormats`` is ``["millis"]`` (see
@@ -26,6 +36,15 @@ if TYPE_CHECKING:  # pyarrow is a test/local dependency, never needed to synth
     import pyarrow as pa
 
 TABLE_NAME = "faces"
+IMAGES_TABLE_NAME = "images"
+#: The store_id of an image whose device is in no store (``images`` only).
+#: Store ids of the config cannot start with "_", so it never names a store.
+UNREGISTERED_STORE = "_unregistered"
+
+#: The ``outcome`` of an image row.
+OUTCOME_ANALYZED = "analyzed"
+OUTCOME_QUARANTINED = "quarantined"
+OUTCOMES = (OUTCOME_ANALYZED, OUTCOME_QUARANTINED)
 
 EMOTIONS = (
     "happy",
@@ -51,7 +70,7 @@ class Column:
 #: In the order of ``contracts.layout.PARTITION_NAMES`` (the curated folders).
 PARTITION_KEYS: tuple[Column, ...] = (
     Column("store_id", "string", "Store the camera belongs to (deployment config)"),
-    Column("dt", "string", "Capture date, UTC, yyyy-MM-dd"),
+    Column("dt", "string", "Capture date on the store's wall clock (its time zone), yyyy-MM-dd"),
 )
 
 COLUMNS: tuple[Column, ...] = (
@@ -61,7 +80,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("camera_id", "string", "Camera, from the device registry"),
     Column("zone", "string", "Store zone the camera watches, from the device registry"),
     Column("captured_at", "timestamp", "Capture time (UTC) taken from the object key"),
+    Column("captured_at_local", "timestamp", "Capture time on the store's wall clock (its time zone)"),
     Column("processed_at", "timestamp", "When the analyzer produced this record (UTC)"),
+    Column("image_id", "string", "Deterministic id of the image content (as in images.image_id)"),
     Column("face_index", "int", "0-based index of the face within the image"),
     Column("faces_in_image", "int", "Number of faces kept in the image"),
     Column("age_low", "int", "Estimated age range, low end"),
@@ -92,9 +113,29 @@ COLUMNS: tuple[Column, ...] = (
     Column("analyzer", "string", "What produced the record: rekognition or a local analyzer name"),
 )
 
+IMAGE_COLUMNS: tuple[Column, ...] = (
+    Column("image_id", "string", "Deterministic id: bucket, key, version/ETag (a redelivery has the same)"),
+    Column("image_key", "string", "S3 key of the image under incoming/ when it was settled"),
+    Column("device_id", "string", "Edge device from the key; null if the key does not parse"),
+    Column("camera_id", "string", "Camera from the key; null if the key does not parse"),
+    Column("zone", "string", "Store zone the camera watches; null if the camera is not registered"),
+    Column("captured_at", "timestamp", "Capture time (UTC) from the key; null if the key does not parse"),
+    Column("captured_at_local", "timestamp", "Capture time on the store's wall clock; null if no store"),
+    Column("processed_at", "timestamp", "When the function settled the image (UTC)"),
+    Column("outcome", "string", "analyzed or quarantined"),
+    Column("quarantine_reason", "string", "Why the image was quarantined (quarantine/<reason>/); else null"),
+    Column("faces_detected", "int", "Faces the analyzer found; null if not analyzed"),
+    Column("faces_kept", "int", "Faces above the floors, one faces row each; null if not analyzed"),
+    Column("analyzer", "string", "What analyzed the image: rekognition or a local analyzer; null if not"),
+)
+
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+IMAGE_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in IMAGE_COLUMNS)
 #: Keys of one JSON record as the handler sends it to Firehose.
 RECORD_KEYS: tuple[str, ...] = COLUMN_NAMES + tuple(k.name for k in PARTITION_KEYS)
+IMAGE_RECORD_KEYS: tuple[str, ...] = IMAGE_COLUMN_NAMES + tuple(k.name for k in PARTITION_KEYS)
+#: Each table's data columns, by table name.
+TABLES: dict[str, tuple[Column, ...]] = {TABLE_NAME: COLUMNS, IMAGES_TABLE_NAME: IMAGE_COLUMNS}
 
 
 def glue_columns(columns: tuple[Column, ...] = COLUMNS) -> list[dict[str, str]]:
@@ -102,8 +143,8 @@ def glue_columns(columns: tuple[Column, ...] = COLUMNS) -> list[dict[str, str]]:
     return [{"name": c.name, "type": c.type, "comment": c.comment} for c in columns]
 
 
-def arrow_schema(*, with_partitions: bool = False) -> pa.Schema:
-    """The pyarrow schema of the Parquet data files (optionally with partitions)."""
+def arrow_schema(*, with_partitions: bool = False, table: str = TABLE_NAME) -> pa.Schema:
+    """The pyarrow schema of a table's Parquet data files (optionally with partitions)."""
     import pyarrow as pa
 
     types: dict[str, Any] = {
@@ -113,5 +154,5 @@ def arrow_schema(*, with_partitions: bool = False) -> pa.Schema:
         "boolean": pa.bool_(),
         "timestamp": pa.timestamp("ms"),
     }
-    cols = COLUMNS + (PARTITION_KEYS if with_partitions else ())
+    cols = TABLES[table] + (PARTITION_KEYS if with_partitions else ())
     return pa.schema([pa.field(c.name, types[c.type], nullable=True) for c in cols])

@@ -7,9 +7,12 @@ camera stills ──edge agent──▶ moto S3 (source) ──S3 event──▶
 
 Everything AWS-shaped is moto's server on 127.0.0.1: the same edge agent,
 handler, schema, queries and visuals as production, on embedded defaults
-(the ``demo`` deployment of deployments.toml). Nothing leaves the machine.
+(the ``demo`` deployment of deployments.toml: two stores in different time
+zones). The synthetic stills cover a week of opening hours on each store's
+own clock, so the report's days and hours are the stores' own. Nothing
+leaves the machine.
 
-    python -m local.demo [--images DIR] [--out DIR] [--frames-per-device N]
+    python -m local.demo [--images DIR] [--out DIR] [--days N] [--frames-per-device N]
 """
 
 from __future__ import annotations
@@ -63,22 +66,31 @@ class DemoResult:
 # --- images ----------------------------------------------------------------------------------
 
 
-def camera_folders(deployment: Deployment) -> dict[str, str]:
-    """``<device_id>/<camera_id>`` (each camera's capture folder under the spool) → its zone."""
+def camera_folders(deployment: Deployment) -> dict[str, tuple[str, str]]:
+    """``<device_id>/<camera_id>`` (each camera's capture folder under the spool) → (its zone, its store's zone)."""
     return {
-        f"{device_id}/{camera_id}": camera["zone"]
+        f"{device_id}/{camera_id}": (camera["zone"], entry["timezone"])
         for device_id, entry in deployment.device_registry().items()
         for camera_id, camera in entry["cameras"].items()
     }
 
 
-def stage_images(deployment: Deployment, spool: Path, *, images: Path | None, day: dt.date, frames: int) -> int:
-    """Fill each camera's capture folder; returns how many stills were staged."""
+def demo_days(last: dt.date, days: int) -> list[dt.date]:
+    """The ``days`` days ending with ``last``, oldest first."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    return [last - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def stage_images(deployment: Deployment, spool: Path, *, images: Path | None, days: list[dt.date], frames: int) -> int:
+    """Fill each camera's capture folder (``frames`` stills a day, on its store's clock); returns how many."""
     folders = camera_folders(deployment)
     if images is None:
         from local.scenes import compose_day
 
-        return len(compose_day(spool, folders, day, frames, seed=7))
+        zones = {folder: zone for folder, (zone, _) in folders.items()}
+        time_zones = {folder: time_zone for folder, (_, time_zone) in folders.items()}
+        return sum(len(compose_day(spool, zones, day, frames, seed=7, time_zones=time_zones)) for day in days)
     files = sorted(p for p in images.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SystemExit(f"--images {images}: no .jpg/.jpeg files found")
@@ -97,8 +109,13 @@ def stage_images(deployment: Deployment, spool: Path, *, images: Path | None, da
 # --- edge agents -----------------------------------------------------------------------------
 
 
-def agent_config_text(device_id: str, cameras: list[str], watch: Path, state: Path, endpoint: str) -> str:
-    """One agent per device; each camera's stills in the watch folder's sub-folder named after the camera."""
+def agent_config_text(
+    device_id: str, cameras: list[str], watch: Path, state: Path, endpoint: str, time_zone: str
+) -> str:
+    """One agent per device; each camera's stills in the watch folder's sub-folder named after the camera.
+
+    motion names stills by the Pi's clock, which is set to the store's time zone.
+    """
     camera_table = "\n".join(f'"{camera}" = "{camera}"' for camera in cameras)
     return f"""
 [device]
@@ -109,7 +126,7 @@ id = "{device_id}"
 directory = "{watch}"
 settle_seconds = 0.2
 rescan_seconds = 0.5
-filename_timezone = "UTC"
+filename_timezone = "{time_zone}"
 [s3]
 bucket = "{RESOURCES.source_bucket}"
 region = "{RESOURCES.region}"
@@ -140,7 +157,7 @@ def run_edge_agents(deployment: Deployment, spool: Path, state: Path, endpoint: 
         for camera in cameras:
             (spool / device_id / camera).mkdir(parents=True, exist_ok=True)
         path = state / f"{device_id}.toml"
-        text = agent_config_text(device_id, cameras, spool / device_id, state / device_id, endpoint)
+        text = agent_config_text(device_id, cameras, spool / device_id, state / device_id, endpoint, entry["timezone"])
         path.write_text(text, "utf-8")
         config = load_agent_config(path)
         configs.append(config)
@@ -200,12 +217,15 @@ def run_demo(
     out: Path,
     *,
     images: Path | None = None,
-    frames_per_device: int = 24,
+    frames_per_device: int = 8,
     day: dt.date | None = None,
+    days: int = 7,
     config_path: Path = ROOT / "deployments.toml",
 ) -> DemoResult:
+    """``days`` days of stills ending with ``day`` (default today, UTC), ``frames_per_device`` a camera a day."""
     started = time.perf_counter()
     day = day or dt.datetime.now(dt.UTC).date()
+    week = demo_days(day, days)
     (deployment,) = [d for d in load_config(config_path).deployments if d.name == "demo"]
     if out.exists():
         shutil.rmtree(out)
@@ -213,11 +233,13 @@ def run_demo(
     for folder in (spool, state, curated_root, logs):
         folder.mkdir(parents=True)
 
+    cameras = sum(len(entry["cameras"]) for entry in deployment.device_registry().values())
+    zones = ", ".join(f"{store_id} ({store.timezone})" for store_id, store in sorted(deployment.stores.items()))
     say(
-        f"[1/6] {'copying your images' if images else 'composing synthetic store frames'} for "
-        f"{len(deployment.device_registry())} cameras in {len(deployment.stores)} stores"
+        f"[1/6] {'copying your images' if images else f'composing {days} days of synthetic store frames'} for "
+        f"{cameras} cameras in {zones}"
     )
-    staged = stage_images(deployment, spool, images=images, day=day, frames=frames_per_device)
+    staged = stage_images(deployment, spool, images=images, days=week, frames=frames_per_device)
     say(f"      {staged} stills staged in {spool}")
 
     say("[2/6] starting moto's S3/SQS/DynamoDB server on 127.0.0.1")
@@ -245,14 +267,14 @@ def run_demo(
                 os.environ.update(environment)
                 app = load_handler()
                 clients = app.aws_clients(app.SETTINGS)
-                firehose = LocalFirehose(RESOURCES.stream_name)
+                firehose = LocalFirehose.for_function(RESOURCES.stream_name, RESOURCES.images_stream_name)
                 analyzer = LocalFaceAnalyzer(s3_client=clients.s3)
                 handler = app.create_handler(app.SETTINGS, replace(clients, firehose=firehose, analyzer=analyzer))
                 drained = drain_queue(handler, session.client("sqs"), queue_url, batch_size=LOCAL_BATCH_SIZE)
 
             say(
-                f"      {len(firehose.records)} face records in {firehose.calls} PutRecordBatch calls; "
-                "writing Parquet in Firehose's layout"
+                f"      {len(firehose.records)} face records and {len(firehose.image_rows)} image rows in "
+                f"{firehose.calls} PutRecordBatch calls; writing Parquet in Firehose's layout"
             )
             parquet_files = firehose.write_parquet(curated_root)
             s3 = session.client("s3")
@@ -279,7 +301,9 @@ def run_demo(
         "archived after analysis": archived,
         "quarantined": quarantined,
         "left in incoming/": left_incoming,
-        "face records": len(firehose.records),
+        "days simulated (each store's own clock)": len(week) if images is None else "your images",
+        "image rows (one per still analyzed or quarantined)": len(firehose.image_rows),
+        "face records (sightings: one per face per still)": len(firehose.records),
         "PutRecordBatch calls": firehose.calls,
         "handler invocations": drained.invocations,
         "analyzer": analyzer.name,
@@ -293,11 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, help="a folder of your own JPEG stills (default: synthetic frames)")
     parser.add_argument("--out", type=Path, default=ROOT / ".demo", help="work folder (default: .demo/)")
-    parser.add_argument("--frames-per-device", type=int, default=24, help="synthetic stills per camera (default 24)")
+    parser.add_argument(
+        "--frames-per-device", type=int, default=8, help="synthetic stills per camera per day (default 8)"
+    )
+    parser.add_argument("--days", type=int, default=7, help="days of synthetic stills, ending today (default 7)")
     args = parser.parse_args(argv)
     if args.images is not None and not args.images.is_dir():
         parser.error(f"--images {args.images}: not a folder")
-    result = run_demo(args.out.resolve(), images=args.images, frames_per_device=args.frames_per_device)
+    if args.days < 1:
+        parser.error(f"--days {args.days}: give at least 1")
+    result = run_demo(args.out.resolve(), images=args.images, frames_per_device=args.frames_per_device, days=args.days)
     say("")
     for name, value in result.summary.items():
         say(f"  {name:<45} {value}")

@@ -1,10 +1,12 @@
 """A Firehose stand-in for the analyze function: PutRecordBatch in, Parquet in Firehose's layout out.
 
-It accepts what the function sends (newline-terminated JSON records, at most
-500 per call) and writes them as the delivery stream's format conversion and
-dynamic partitioning would: Parquet/SNAPPY with the schema of
-``contracts.schema``, one object per ``store_id``/``dt`` partition
-(``local.parquet_layout``), so DuckDB reads locally what Athena reads in AWS.
+It answers for the function's delivery streams, each feeding one table (the
+faces stream and the images stream), accepts what the function sends
+(newline-terminated JSON records, at most 500 per call) and writes them as
+the streams' format conversion and dynamic partitioning would: Parquet/SNAPPY
+with the table's schema from ``contracts.schema``, one object per
+``store_id``/``dt`` partition (``local.parquet_layout``), so DuckDB reads
+locally what Athena reads in AWS.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
 from local.parquet_layout import write_faces
 
 #: PutRecordBatch's limit on records per call.
@@ -22,17 +25,37 @@ MAX_RECORDS_PER_CALL = 500
 
 
 class LocalFirehose:
-    """Answers ``put_record_batch`` for one stream and keeps the records; thread-safe."""
+    """Answers ``put_record_batch`` for the streams it knows (stream name → table); thread-safe."""
 
-    def __init__(self, stream_name: str) -> None:
-        self.stream_name = stream_name
-        self.records: list[dict[str, Any]] = []
+    def __init__(self, streams: Mapping[str, str]) -> None:
+        self.streams = dict(streams)
+        self.received: dict[str, list[dict[str, Any]]] = {table: [] for table in self.streams.values()}
         self.calls = 0
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_function(cls, faces_stream: str, images_stream: str) -> LocalFirehose:
+        """The two streams the analyze function puts to."""
+        return cls({faces_stream: TABLE_NAME, images_stream: IMAGES_TABLE_NAME})
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The face records received so far."""
+        with self._lock:
+            return list(self.received.get(TABLE_NAME, ()))
+
+    @property
+    def image_rows(self) -> list[dict[str, Any]]:
+        """The image rows received so far."""
+        with self._lock:
+            return list(self.received.get(IMAGES_TABLE_NAME, ()))
+
     def put_record_batch(self, *, DeliveryStreamName: str, Records: Sequence[Mapping[str, bytes]]) -> dict[str, Any]:
-        if DeliveryStreamName != self.stream_name:
-            raise ValueError(f"unknown delivery stream {DeliveryStreamName!r} (this stand-in is {self.stream_name!r})")
+        table = self.streams.get(DeliveryStreamName)
+        if table is None:
+            raise ValueError(
+                f"unknown delivery stream {DeliveryStreamName!r} (this stand-in has {sorted(self.streams)})"
+            )
         if not 1 <= len(Records) <= MAX_RECORDS_PER_CALL:
             raise ValueError(f"PutRecordBatch takes 1..{MAX_RECORDS_PER_CALL} records, got {len(Records)}")
         # One JSON object (and a newline) per record, as the Hive JSON SerDe reads them.
@@ -40,7 +63,7 @@ class LocalFirehose:
         with self._lock:
             self.calls += 1
             call = self.calls
-            self.records.extend(decoded)
+            self.received[table].extend(decoded)
         return {
             "FailedPutCount": 0,
             "Encrypted": False,
@@ -50,5 +73,10 @@ class LocalFirehose:
     def write_parquet(self, curated_root: Path) -> list[Path]:
         """Everything received so far, as Parquet objects under ``curated_root`` (the curated bucket's copy)."""
         with self._lock:
-            records = list(self.records)
-        return write_faces(curated_root, records) if records else []
+            received = {table: list(records) for table, records in self.received.items()}
+        return [
+            path
+            for table, records in sorted(received.items())
+            if records
+            for path in write_faces(curated_root, records, object_name=f"{table}-part-00000.parquet", table=table)
+        ]

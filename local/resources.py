@@ -2,7 +2,8 @@
 
 The demo, the handler's tests and the benchmarks create the same resources
 the pipeline stack deploys (source, archive and curated buckets, the incoming
-queue with its S3 notification, the idempotency table, the delivery stream)
+queue with its S3 notification, the idempotency table, the delivery streams
+of the faces and images tables)
 on moto — in process or on its server — and run the analyze function with
 the environment the stack gives it (the names come from
 ``contracts.analyze_function``).
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import analyze_function as fn_env
-from contracts.layout import DATA_PREFIX, INCOMING_PREFIX
+from contracts.layout import DATA_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX
 
 REGION = "us-east-1"
 #: What moto accepts as the Firehose role; nothing assumes it locally.
@@ -55,6 +56,10 @@ class LocalResources:
     def stream_name(self) -> str:
         return f"{self.prefix}-faces"
 
+    @property
+    def images_stream_name(self) -> str:
+        return f"{self.prefix}-images"
+
     def function_environment(
         self,
         registry: Mapping[str, Mapping[str, str]],
@@ -72,6 +77,7 @@ class LocalResources:
         )
         return {
             fn_env.FIREHOSE_STREAM_NAME: self.stream_name,
+            fn_env.IMAGES_STREAM_NAME: self.images_stream_name,
             fn_env.ARCHIVE_BUCKET: self.archive_bucket,
             fn_env.IDEMPOTENCY_TABLE: self.idempotency_table,
             **where,
@@ -107,9 +113,10 @@ def create_resources(
     it off.
     ``queue``: the incoming queue and the source bucket's ``incoming/``
     notification to it (moto's server then queues an event per upload).
-    ``delivery_stream``: a moto Firehose stream that writes the JSON records
-    into the curated bucket under ``faces/`` (no Parquet conversion: readers
-    see exactly what the function sent).
+    ``delivery_stream``: moto Firehose streams that write the JSON records
+    into the curated bucket under ``faces/`` and the image rows under
+    ``images/`` (no Parquet conversion: readers see exactly what the
+    function sent).
     """
     kwargs: dict[str, Any] = {"region_name": resources.region}
     if endpoint_url:
@@ -126,15 +133,17 @@ def create_resources(
         BillingMode="PAY_PER_REQUEST",
     )
     if delivery_stream:
-        session.client("firehose", **kwargs).create_delivery_stream(
-            DeliveryStreamName=resources.stream_name,
-            DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": FIREHOSE_ROLE_ARN,
-                "BucketARN": f"arn:aws:s3:::{resources.curated_bucket}",
-                "Prefix": f"{DATA_PREFIX}/",
-            },
-        )
+        firehose = session.client("firehose", **kwargs)
+        for name, prefix in ((resources.stream_name, DATA_PREFIX), (resources.images_stream_name, IMAGES_PREFIX)):
+            firehose.create_delivery_stream(
+                DeliveryStreamName=name,
+                DeliveryStreamType="DirectPut",
+                ExtendedS3DestinationConfiguration={
+                    "RoleARN": FIREHOSE_ROLE_ARN,
+                    "BucketARN": f"arn:aws:s3:::{resources.curated_bucket}",
+                    "Prefix": f"{prefix}/",
+                },
+            )
     if not queue:
         return None
     sqs = session.client("sqs", **kwargs)

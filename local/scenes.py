@@ -20,8 +20,10 @@ device, so the same arguments give the same files, byte for byte.
 
 Frames are written the way ``motion`` writes them with
 ``picture_filename %Y%m%d-%H%M%S-%q`` (``20261125-093012-01.jpg``), one folder
-per device, with EXIF ``DateTimeOriginal`` = the same (UTC) time; the edge
-agent reads the capture time from the name.
+per camera, on the store's wall clock (its time zone, UTC unless given), with
+EXIF ``DateTimeOriginal`` = the same time and ``OffsetTimeOriginal`` = its
+offset from UTC; the edge agent reads the capture time from the name in the
+time zone it is configured with. The store opens 08:00-20:00 on its own clock.
 """
 
 from __future__ import annotations
@@ -30,16 +32,18 @@ import importlib.util
 import io
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 FRAME_SIZE = (1280, 720)
-#: Store opening hours of the simulated day (UTC, as the capture times are).
+#: Store opening hours of the simulated day, on the store's wall clock.
 OPENING_HOURS = (time(8, 0), time(20, 0))
 #: Relative footfall per opening hour (8:00 .. 19:00): quiet morning, lunch and after-work peaks.
 HOURLY_TRAFFIC = (0.3, 0.5, 0.7, 0.8, 1.4, 1.3, 0.8, 0.7, 0.9, 1.3, 1.5, 0.8)
@@ -81,7 +85,7 @@ class Person:
 class Frame:
     device_id: str
     zone: str
-    captured_at: datetime  # UTC
+    captured_at: datetime  # aware, in the store's time zone
     path: Path
     people: tuple[Person, ...]
 
@@ -299,16 +303,20 @@ def _exif(moment: datetime, device_id: str) -> bytes:
     exif[_TAG_SOFTWARE] = "local/scenes.py (synthetic)"
     ifd = exif.get_ifd(_EXIF_IFD)
     ifd[_TAG_DATETIME_ORIGINAL] = stamp
-    ifd[_TAG_OFFSET_TIME_ORIGINAL] = "+00:00"
+    offset = moment.strftime("%z")  # +0100
+    ifd[_TAG_OFFSET_TIME_ORIGINAL] = f"{offset[:3]}:{offset[3:]}"
     return exif.tobytes()
 
 
-def _capture_times(day: date, count: int, rng: random.Random) -> list[datetime]:
-    opening = datetime.combine(day, OPENING_HOURS[0], tzinfo=UTC)
-    seconds_open = int((datetime.combine(day, OPENING_HOURS[1], tzinfo=UTC) - opening).total_seconds())
+def _capture_times(day: date, count: int, rng: random.Random, zone: ZoneInfo) -> list[datetime]:
+    """``count`` moments in the day's opening hours on the store's clock, busier hours more often."""
+    opening = datetime.combine(day, OPENING_HOURS[0], tzinfo=zone)
+    # Minutes of wall-clock time open; a day-light-saving change at night leaves them alone.
+    minutes_open = (OPENING_HOURS[1].hour - OPENING_HOURS[0].hour) * 60
     # motion saves a still when it sees motion: busier hours give more stills.
-    weights = [HOURLY_TRAFFIC[min(s // 3600, len(HOURLY_TRAFFIC) - 1)] for s in range(0, seconds_open, 60)]
+    weights = [HOURLY_TRAFFIC[min(m // 60, len(HOURLY_TRAFFIC) - 1)] for m in range(minutes_open)]
     minutes = rng.choices(range(len(weights)), weights=weights, k=count)
+    # Wall-clock arithmetic (the zone's offset of that moment), not an elapsed time from the opening.
     return sorted(opening + timedelta(minutes=m, seconds=rng.randrange(60)) for m in minutes)
 
 
@@ -324,7 +332,12 @@ def _people_in_frame(moment: datetime, rng: random.Random) -> int:
 
 
 def compose_day_frames(
-    out_dir: Path | str, devices: dict[str, str], day: date, frames_per_device: int, seed: int = 0
+    out_dir: Path | str,
+    devices: dict[str, str],
+    day: date,
+    frames_per_device: int,
+    seed: int = 0,
+    time_zones: Mapping[str, str] | None = None,
 ) -> list[Frame]:
     """Like ``compose_day``, with what each frame shows (device, zone, time, people and their face boxes)."""
     if frames_per_device < 0:
@@ -336,10 +349,11 @@ def compose_day_frames(
     for device_id in sorted(devices):
         zone = devices[device_id]
         rng = random.Random(f"{seed}/{device_id}/{day.isoformat()}")
+        zone_info = ZoneInfo((time_zones or {}).get(device_id, "UTC"))
         folder = out / device_id
         folder.mkdir(parents=True, exist_ok=True)
         per_second: dict[datetime, int] = {}
-        for moment in _capture_times(day, frames_per_device, rng):
+        for moment in _capture_times(day, frames_per_device, rng, zone_info):
             number = per_second[moment] = per_second.get(moment, 0) + 1
             image, people = compose_frame(
                 zone=zone, moment=moment, people=_people_in_frame(moment, rng), seed=seed, rng=rng
@@ -356,12 +370,19 @@ def compose_day_frames(
 
 
 def compose_day(
-    out_dir: Path | str, devices: dict[str, str], day: date, frames_per_device: int, seed: int = 0
+    out_dir: Path | str,
+    devices: dict[str, str],
+    day: date,
+    frames_per_device: int,
+    seed: int = 0,
+    time_zones: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write ``frames_per_device`` stills per device over ``day``'s opening hours; returns their paths.
 
-    ``devices`` maps device id → zone. Files land in ``out_dir/<device_id>/``
-    named as motion names them (``%Y%m%d-%H%M%S-%q.jpg``, UTC). The same
-    arguments always write the same bytes.
+    ``devices`` maps device id (a camera folder) → zone; ``time_zones`` maps
+    it to its store's IANA time zone (UTC when absent). Files land in
+    ``out_dir/<device_id>/`` named as motion names them
+    (``%Y%m%d-%H%M%S-%q.jpg``, on the store's clock). The same arguments
+    always write the same bytes.
     """
-    return [frame.path for frame in compose_day_frames(out_dir, devices, day, frames_per_device, seed)]
+    return [frame.path for frame in compose_day_frames(out_dir, devices, day, frames_per_device, seed, time_zones)]

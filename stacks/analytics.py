@@ -5,11 +5,12 @@ Defaults:
 - Curated bucket (where Firehose writes Parquet under ``faces/``) and an
   Athena results bucket: SSE-S3, BlockPublicAccess.BLOCK_ALL, TLS-only,
   access logs; query results expire after ``results_retention``.
-- Glue database and ``faces`` table generated from contracts/schema.py, stored
+- Glue database and the ``faces`` and ``images`` tables generated from contracts/schema.py, stored
   as Parquet (Parquet SerDe and input/output formats declared, so Athena
   never sees a JSON SerDe), partitioned by ``store_id`` and ``dt`` with
   partition projection: ``store_id`` an enum of the configured stores,
-  ``dt`` a date range, and a ``storage.location.template`` equal to the
+  ``dt`` a date range up to tomorrow (``dt`` is the store's date, ahead of
+  UTC east of Greenwich), and a ``storage.location.template`` equal to the
   Firehose prefix, so no crawler or MSCK REPAIR is ever needed.
 - Athena workgroup: engine v3, configuration enforced, results encrypted
   (SSE-S3) in their own bucket, a per-query bytes-scanned cutoff, CloudWatch
@@ -34,13 +35,13 @@ from constructs import Construct
 
 from contracts import schema
 from contracts.catalogue import CATALOGUE, NamedQuery
-from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, partition_prefix
+from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, IMAGES_PREFIX, partition_prefix
 from stacks.storage import access_log_bucket, secure_bucket
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
 
-#: The table's storage.location.template: the same partition folders Firehose
-#: writes (both come from contracts.layout.partition_prefix).
+#: The faces table's storage.location.template: the same partition folders
+#: Firehose writes (both come from contracts.layout.partition_prefix).
 PROJECTION_LOCATION_SUFFIX = partition_prefix("${store_id}", "${dt}")
 
 
@@ -88,7 +89,8 @@ class AnalyticsTier(Construct):
     """Curated bucket, Glue catalog with partition projection, Athena workgroup.
 
     Attributes: ``curated_bucket``, ``results_bucket``, ``database_name``,
-    ``database``, ``table``, ``table_name``, ``workgroup``,
+    ``database``, ``table``, ``table_name``, ``images_table``,
+    ``images_table_name``, ``workgroup``,
     ``workgroup_name``, ``named_queries``.
     """
 
@@ -154,47 +156,27 @@ class AnalyticsTier(Construct):
         )
 
         self.table_name = schema.TABLE_NAME
-        data_location = f"s3://{self.curated_bucket.bucket_name}/{DATA_PREFIX}/"
-        self.table = glue.CfnTable(
-            self,
+        self.table = self._table(
             "FacesTable",
-            catalog_id=account,
-            database_name=self.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=self.table_name,
-                description="One row per detected face (schema: contracts/schema.py)",
-                table_type="EXTERNAL_TABLE",
-                partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns(schema.PARTITION_KEYS)],
-                parameters={
-                    "classification": "parquet",
-                    "EXTERNAL": "TRUE",
-                    "parquet.compression": "SNAPPY",
-                    "projection.enabled": "true",
-                    "projection.store_id.type": "enum",
-                    "projection.store_id.values": ",".join(sorted(store_ids)),
-                    "projection.dt.type": "date",
-                    "projection.dt.format": "yyyy-MM-dd",
-                    "projection.dt.range": f"{projection_start},NOW",
-                    "projection.dt.interval": "1",
-                    "projection.dt.interval.unit": "DAYS",
-                    "storage.location.template": (
-                        f"s3://{self.curated_bucket.bucket_name}/{PROJECTION_LOCATION_SUFFIX}"
-                    ),
-                },
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns()],
-                    location=data_location,
-                    input_format=PARQUET_INPUT,
-                    output_format=PARQUET_OUTPUT,
-                    compressed=True,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=PARQUET_SERDE,
-                        parameters={"serialization.format": "1"},
-                    ),
-                ),
-            ),
+            schema.TABLE_NAME,
+            DATA_PREFIX,
+            schema.COLUMNS,
+            description="One row per detected face (schema: contracts/schema.py)",
+            store_ids=store_ids,
+            projection_start=projection_start,
         )
-        self.table.node.add_dependency(self.database)
+        self.images_table_name = schema.IMAGES_TABLE_NAME
+        # Images of a device in no store are kept under UNREGISTERED_STORE: the
+        # projection must list it, or Athena would never read them.
+        self.images_table = self._table(
+            "ImagesTable",
+            schema.IMAGES_TABLE_NAME,
+            IMAGES_PREFIX,
+            schema.IMAGE_COLUMNS,
+            description="One row per settled image, faces or not, analyzed or quarantined (contracts/schema.py)",
+            store_ids=[*store_ids, schema.UNREGISTERED_STORE],
+            projection_start=projection_start,
+        )
 
         self.workgroup_name = name_prefix
         self.workgroup = athena.CfnWorkGroup(
@@ -233,3 +215,59 @@ class AnalyticsTier(Construct):
             )
             named.node.add_dependency(self.database)
             self.named_queries.append(named)
+
+    def _table(
+        self,
+        construct_id: str,
+        name: str,
+        prefix: str,
+        columns: tuple[schema.Column, ...],
+        *,
+        description: str,
+        store_ids: Sequence[str],
+        projection_start: str,
+    ) -> glue.CfnTable:
+        """A Parquet table under ``prefix/`` of the curated bucket, its partitions projected, none crawled."""
+        bucket = self.curated_bucket.bucket_name
+        location_suffix = partition_prefix("${store_id}", "${dt}", table_prefix=prefix)
+        table = glue.CfnTable(
+            self,
+            construct_id,
+            catalog_id=Stack.of(self).account,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=name,
+                description=description,
+                table_type="EXTERNAL_TABLE",
+                partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns(schema.PARTITION_KEYS)],
+                parameters={
+                    "classification": "parquet",
+                    "EXTERNAL": "TRUE",
+                    "parquet.compression": "SNAPPY",
+                    "projection.enabled": "true",
+                    "projection.store_id.type": "enum",
+                    "projection.store_id.values": ",".join(sorted(store_ids)),
+                    "projection.dt.type": "date",
+                    "projection.dt.format": "yyyy-MM-dd",
+                    # dt is the store's date: east of UTC it is already tomorrow
+                    # while UTC's NOW is still today.
+                    "projection.dt.range": f"{projection_start},NOW+1DAYS",
+                    "projection.dt.interval": "1",
+                    "projection.dt.interval.unit": "DAYS",
+                    "storage.location.template": f"s3://{bucket}/{location_suffix}",
+                },
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(**c) for c in schema.glue_columns(columns)],
+                    location=f"s3://{bucket}/{prefix}/",
+                    input_format=PARQUET_INPUT,
+                    output_format=PARQUET_OUTPUT,
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=PARQUET_SERDE,
+                        parameters={"serialization.format": "1"},
+                    ),
+                ),
+            ),
+        )
+        table.node.add_dependency(self.database)
+        return table

@@ -10,6 +10,9 @@ The file lists deployments by name. Each deployment is one ``PipelineStack``
     rekognition_tps = 5
     # quicksight_principal_arn = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
 
+    [deployments.demo.stores.store-001]
+    timezone = "America/Los_Angeles"   # IANA zone: the store's days and hours
+
     [deployments.demo.stores.store-001.devices]
     pi-store001-entrance = { camera_id = "entrance", zone = "entrance" }   # one camera
 
@@ -27,6 +30,7 @@ import difflib
 import functools
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -203,7 +207,31 @@ class Device(_Strict):
         return cameras
 
 
+def _known_time_zone(value: str) -> str:
+    """An IANA zone name the standard library knows (``Europe/Berlin``), not an abbreviation or offset."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        guess = difflib.get_close_matches(value, sorted(_time_zones()), n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        raise ValueError(
+            f"time zone {value!r} is not an IANA time zone name such as 'Europe/Berlin' or 'America/Los_Angeles'" + hint
+        ) from None
+    return value
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
+
+
 class Store(_Strict):
+    """One store: its IANA time zone (its days and hours in every figure) and its devices."""
+
+    timezone: TimeZoneName
     # Store ids cannot differ only in case: their alphabet is lower-case.
     devices: dict[DeviceId, Device] = Field(min_length=1)
 
@@ -226,6 +254,8 @@ class Deployment(_Strict):
     #: Faces under these floors are dropped by the analyzer (and counted).
     min_detection_confidence: float = Field(default=DEFAULT_MIN_DETECTION_CONFIDENCE, ge=0, le=100)
     min_sharpness: float = Field(default=DEFAULT_MIN_SHARPNESS, ge=0, le=100)
+    #: The days of ``dt`` partitions the QuickSight dataset reads (each refresh or direct query).
+    dashboard_lookback_days: int = Field(default=90, ge=1, le=3650)
     #: Athena stops a query that would scan more than this.
     athena_bytes_scanned_cutoff_mb: int = Field(default=10_240, ge=10)
 
@@ -286,11 +316,13 @@ class Deployment(_Strict):
     def device_registry(self) -> dict[str, dict[str, Any]]:
         """What the analyzer needs per image, keyed by device id (sorted by store, device, camera)::
 
-        {"<device_id>": {"store_id": "<store>", "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
+        {"<device_id>": {"store_id": "<store>", "timezone": "<IANA zone>",
+                         "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
         """
         return {
             device_id: {
                 "store_id": store_id,
+                "timezone": store.timezone,
                 "cameras": {camera_id: {"zone": camera.zone} for camera_id, camera in sorted(device.cameras.items())},
             }
             for store_id, store in sorted(self.stores.items())

@@ -94,6 +94,7 @@ class PipelineStack(Stack):
             queue=self.ingest.queue,
             curated_bucket=self.analytics.curated_bucket,
             faces_table=self.analytics.table,
+            images_table=self.analytics.images_table,
             device_registry=deployment.device_registry(),
             rekognition_tps=deployment.rekognition_tps,
             min_detection_confidence=deployment.min_detection_confidence,

@@ -63,7 +63,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts import analyze_function as fn_env
-from contracts.layout import DATA_PREFIX, ERROR_PREFIX, INCOMING_PREFIX, partition_prefix
+from contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX, partition_prefix
 from stacks.cfn import depends_on_only
 from stacks.lambda_dependencies import LambdaTarget, build_dependencies, dependencies_hash
 from stacks.nag import acknowledge, finding
@@ -93,8 +93,13 @@ DEFAULT_TIMEOUT = Duration.minutes(5)
 VISIBILITY_TIMEOUT_FACTOR = 6
 #: Firehose writes under the partition folders of contracts.layout, named by
 #: the values the jq processor extracts from each record.
-FIREHOSE_DATA_PREFIX = partition_prefix("!{partitionKeyFromQuery:store_id}", "!{partitionKeyFromQuery:dt}")
+_PARTITION_VALUES = ("!{partitionKeyFromQuery:store_id}", "!{partitionKeyFromQuery:dt}")
+FIREHOSE_DATA_PREFIX = partition_prefix(*_PARTITION_VALUES)
 FIREHOSE_ERROR_PREFIX = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+FIREHOSE_IMAGES_PREFIX = partition_prefix(*_PARTITION_VALUES, table_prefix=IMAGES_PREFIX)
+FIREHOSE_IMAGES_ERROR_PREFIX = (
+    f"{ERROR_PREFIX}{IMAGES_PREFIX}/!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+)
 
 
 def queue_visibility_timeout_for(function_timeout: Duration) -> Duration:
@@ -193,6 +198,7 @@ class ProcessTier(Construct):
         queue: sqs.IQueue,
         curated_bucket: s3.IBucket,
         faces_table: glue.CfnTable,
+        images_table: glue.CfnTable,
         device_registry: Mapping[str, Mapping[str, Any]],
         rekognition_tps: int,
         min_detection_confidence: float = fn_env.DEFAULT_MIN_DETECTION_CONFIDENCE,
@@ -226,9 +232,22 @@ class ProcessTier(Construct):
         _check_visibility_timeout(queue, timeout)
         self.max_concurrency, self.analyze_threads = parallelism_for(rekognition_tps)
 
-        self._build_delivery_stream(
-            curated_bucket, faces_table, buffering_size, buffering_interval, log_retention, removal_policy
+        buffering = (buffering_size, buffering_interval, log_retention, removal_policy)
+        self.delivery_stream = self._delivery_stream(
+            "", curated_bucket, faces_table, DATA_PREFIX, FIREHOSE_DATA_PREFIX, FIREHOSE_ERROR_PREFIX, *buffering
         )
+        self.images_stream = self._delivery_stream(
+            "Images",
+            curated_bucket,
+            images_table,
+            IMAGES_PREFIX,
+            FIREHOSE_IMAGES_PREFIX,
+            FIREHOSE_IMAGES_ERROR_PREFIX,
+            *buffering,
+        )
+        # The L2 adds a region → CIDR mapping for Redshift/Splunk/HTTP
+        # destinations; an S3 destination never reads it (cfn-lint W7001).
+        Stack.of(self).node.try_remove_child("@aws-cdk--aws-kinesisfirehose.CidrBlocks")
 
         self.idempotency_table = dynamodb.Table(
             self,
@@ -294,6 +313,7 @@ class ProcessTier(Construct):
             memory_size=memory_size,
             environment={
                 fn_env.FIREHOSE_STREAM_NAME: self.delivery_stream.delivery_stream_name,
+                fn_env.IMAGES_STREAM_NAME: self.images_stream.delivery_stream_name,
                 fn_env.ARCHIVE_BUCKET: archive_bucket.bucket_name,
                 fn_env.IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
                 fn_env.DEVICE_REGISTRY_FILE: fn_env.REGISTRY_FILE_NAME,
@@ -317,17 +337,24 @@ class ProcessTier(Construct):
         # itself is referenced with GetAtt already (cfn-lint W3005).
         depends_on_only(self.function.node.default_child, self._policy, self.role.node.find_child("DefaultPolicy"))
 
-    def _build_delivery_stream(
+    def _delivery_stream(
         self,
+        name: str,
         curated_bucket: s3.IBucket,
-        faces_table: glue.CfnTable,
+        table: glue.CfnTable,
+        table_prefix: str,
+        data_prefix: str,
+        error_prefix: str,
         buffering_size: Size,
         buffering_interval: Duration,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
-    ) -> None:
-        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention, removal_policy=removal_policy)
-        delivery_role, delivery_policy = self._delivery_role(curated_bucket, faces_table, log_group)
+    ) -> firehose.DeliveryStream:
+        """JSON records → Parquet under ``table_prefix/``, ``table`` the schema; construct ids start with ``name``."""
+        log_group = logs.LogGroup(self, f"{name}FirehoseLogs", retention=log_retention, removal_policy=removal_policy)
+        delivery_role, delivery_policy = self._delivery_role(
+            name, curated_bucket, table, log_group, [f"{table_prefix}/*", error_prefix.split("!")[0] + "*"]
+        )
         destination = firehose.S3Bucket(
             curated_bucket,
             # The L2 would grant read/write/delete on the whole bucket to a role
@@ -335,18 +362,18 @@ class ProcessTier(Construct):
             # documented destination permissions built in _delivery_role.
             role=delivery_role.without_policy_updates(),
             logging_config=firehose.EnableLogging(log_group),
-            data_output_prefix=FIREHOSE_DATA_PREFIX,
+            data_output_prefix=data_prefix,
             file_extension=".parquet",
             # Rows that fail conversion land here as format-conversion-failed.
-            error_output_prefix=FIREHOSE_ERROR_PREFIX,
+            error_output_prefix=error_prefix,
             buffering_size=buffering_size,
             buffering_interval=buffering_interval,
             # No destination compression: with format conversion the L2 sets
             # it to UNCOMPRESSED (required) and Parquet compresses via its SerDe.
             data_format_conversion=firehose.DataFormatConversionProps(
-                schema_configuration=firehose.SchemaConfiguration.from_cfn_table(faces_table),
+                schema_configuration=firehose.SchemaConfiguration.from_cfn_table(table),
                 # Hive JSON SerDe with TimestampFormats ["millis"]: the handler
-                # writes captured_at/processed_at as epoch milliseconds. See
+                # writes its timestamps as epoch milliseconds. See
                 # "Converting Input Record Format in Amazon Data Firehose" >
                 # HiveJsonSerDe TimestampFormats ("millis" parses epoch ms):
                 # https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html
@@ -357,44 +384,44 @@ class ProcessTier(Construct):
             dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True),
             processors=[firehose.MetadataExtractionProcessor.jq16({"store_id": ".store_id", "dt": ".dt"})],
         )
-        self.delivery_stream = firehose.DeliveryStream(
+        stream = firehose.DeliveryStream(
             self,
-            "Faces",
+            name or "Faces",
             destination=destination,
             encryption=firehose.StreamEncryption.aws_owned_key(),
         )
         # Firehose checks its role can write when the stream is created.
-        depends_on_only(self.delivery_stream.node.default_child, delivery_policy)
-        # The L2 adds a region → CIDR mapping for Redshift/Splunk/HTTP
-        # destinations; an S3 destination never reads it (cfn-lint W7001).
-        Stack.of(self).node.try_remove_child("@aws-cdk--aws-kinesisfirehose.CidrBlocks")
+        depends_on_only(stream.node.default_child, delivery_policy)
+        return stream
 
     def _delivery_role(
-        self, curated_bucket: s3.IBucket, faces_table: glue.CfnTable, log_group: logs.ILogGroup
+        self,
+        name: str,
+        curated_bucket: s3.IBucket,
+        table: glue.CfnTable,
+        log_group: logs.ILogGroup,
+        written_patterns: list[str],
     ) -> tuple[iam.Role, iam.Policy]:
         """Exactly the permissions Firehose documents for an S3 destination with format conversion.
 
         https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3
         """
         stack = Stack.of(self)
-        table_input = faces_table.table_input
-        database_name = faces_table.database_name
+        table_input = table.table_input
+        database_name = table.database_name
         table_name = table_input.name  # type: ignore[union-attr]
-        written = [
-            curated_bucket.arn_for_objects(f"{DATA_PREFIX}/*"),
-            curated_bucket.arn_for_objects(f"{ERROR_PREFIX}*"),
-        ]
+        written = [curated_bucket.arn_for_objects(pattern) for pattern in written_patterns]
         role = iam.Role(
             self,
-            "DeliveryRole",
+            f"{name}DeliveryRole",
             assumed_by=iam.ServicePrincipal(
                 "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
             ),
-            description="Firehose: write Parquet face records into the curated bucket",
+            description=f"Firehose: write Parquet {table_name} records into the curated bucket",
         )
         policy = iam.Policy(
             self,
-            "DeliveryPolicy",
+            f"{name}DeliveryPolicy",
             statements=[
                 iam.PolicyStatement(
                     sid="BucketLevel",
@@ -426,9 +453,10 @@ class ProcessTier(Construct):
         )
         policy.attach_to_role(role)
         reasons = {
-            written[0]: "Firehose names the Parquet objects it writes under faces/ (dynamic partitions); the "
-            "wildcard is limited to that prefix.",
-            written[1]: "Records that fail conversion are written under errors/ with Firehose-generated names.",
+            written[0]: f"Firehose names the Parquet objects it writes under {written_patterns[0][:-1]} (dynamic "
+            "partitions); the wildcard is limited to that prefix.",
+            written[1]: f"Records that fail conversion are written under {written_patterns[1][:-1]} with "
+            "Firehose-generated names.",
             f"{log_group.log_group_arn}:*": "Firehose creates its log streams at run time in this log group only.",
         }
         for resource, reason in reasons.items():
@@ -466,7 +494,7 @@ class ProcessTier(Construct):
             iam.PolicyStatement(
                 sid="DeliverFaceRecords",
                 actions=["firehose:PutRecordBatch"],
-                resources=[self.delivery_stream.delivery_stream_arn],
+                resources=[self.delivery_stream.delivery_stream_arn, self.images_stream.delivery_stream_arn],
             ),
             iam.PolicyStatement(
                 sid="Idempotency",

@@ -25,6 +25,7 @@ is the workgroup's (contracts/layout.py's ``ATHENA_RESULTS_PREFIX``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_athena as athena
@@ -34,7 +35,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
-from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX
+from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, IMAGES_PREFIX
 from stacks.nag import acknowledge, finding
 
 #: The Glue Data Catalog as Athena names it (the only catalog the pipeline uses).
@@ -60,7 +61,7 @@ class QuickSightToAthena(Construct):
         curated_bucket: s3.IBucket,
         results_bucket: s3.IBucket,
         role_name: str = QUICKSIGHT_SERVICE_ROLE_NAME,
-        data_prefix: str = DATA_PREFIX,
+        data_prefixes: Sequence[str] = (DATA_PREFIX, IMAGES_PREFIX),
         results_prefix: str = ATHENA_RESULTS_PREFIX,
     ) -> None:
         super().__init__(scope, id_)
@@ -69,12 +70,12 @@ class QuickSightToAthena(Construct):
                 f"QuickSightToAthena role_name {role_name!r} is not an IAM role name: give the name only "
                 f"(no path, no ARN), e.g. {QUICKSIGHT_SERVICE_ROLE_NAME!r}"
             )
-        data_folder = data_prefix.strip("/")
+        data_folders = [prefix.strip("/") for prefix in data_prefixes]
         results_folder = results_prefix.strip("/")
-        if not data_folder or not results_folder:
+        if not data_folders or not all(data_folders) or not results_folder:
             raise ValueError(
-                "QuickSightToAthena data_prefix and results_prefix must name a folder: QuickSight never gets a "
-                "whole bucket"
+                "QuickSightToAthena data_prefixes and results_prefix must each name a folder: QuickSight never gets "
+                "a whole bucket"
             )
 
         stack = Stack.of(self)
@@ -85,15 +86,15 @@ class QuickSightToAthena(Construct):
 
         database_name = faces_table.database_name
         database_tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database_name}/*")
-        data_objects = curated_bucket.arn_for_objects(f"{data_folder}/*")
+        data_objects = [curated_bucket.arn_for_objects(f"{folder}/*") for folder in data_folders]
         result_objects = results_bucket.arn_for_objects(f"{results_folder}/*")
 
-        def list_under(sid: str, bucket: s3.IBucket, folder: str) -> iam.PolicyStatement:
+        def list_under(sid: str, bucket: s3.IBucket, folders: Sequence[str]) -> iam.PolicyStatement:
             return iam.PolicyStatement(
                 sid=sid,
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{folder}/*"]}},
+                conditions={"StringLike": {"s3:prefix": [f"{folder}/*" for folder in folders]}},
             )
 
         self.policy = iam.Policy(
@@ -145,9 +146,9 @@ class QuickSightToAthena(Construct):
                     actions=["s3:GetBucketLocation"],
                     resources=[curated_bucket.bucket_arn, results_bucket.bucket_arn],
                 ),
-                list_under("ListData", curated_bucket, data_folder),
-                iam.PolicyStatement(sid="ReadData", actions=["s3:GetObject"], resources=[data_objects]),
-                list_under("ListQueryResults", results_bucket, results_folder),
+                list_under("ListData", curated_bucket, data_folders),
+                iam.PolicyStatement(sid="ReadData", actions=["s3:GetObject"], resources=data_objects),
+                list_under("ListQueryResults", results_bucket, [results_folder]),
                 iam.PolicyStatement(
                     sid="ListResultUploads",
                     actions=["s3:ListBucketMultipartUploads"],
@@ -177,8 +178,11 @@ class QuickSightToAthena(Construct):
             database_tables: "QuickSight reads table and partition metadata of the pipeline's own Glue database "
             "only; glue:GetTables needs every table of the database, and the database holds only this "
             "pipeline's tables.",
-            data_objects: f"QuickSight (through Athena) reads the Parquet objects Firehose names under "
-            f"{data_folder}/ of the curated bucket; it cannot read errors/ or write anywhere in that bucket.",
+            **{
+                objects: f"QuickSight (through Athena) reads the Parquet objects Firehose names under "
+                f"{folder}/ of the curated bucket; it cannot read errors/ or write anywhere in that bucket."
+                for folder, objects in zip(data_folders, data_objects, strict=True)
+            },
             result_objects: f"Athena writes QuickSight's query results under {results_folder}/ of the results "
             "bucket with generated names and QuickSight reads them back; nothing outside that prefix.",
         }

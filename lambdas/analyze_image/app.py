@@ -126,6 +126,8 @@ def create_handler(
     triage = ImageTriage(
         s3=clients.s3,
         dynamodb=clients.dynamodb,
+        firehose=clients.firehose,
+        images_stream_name=settings.images_stream_name,
         analyze=partial(stored_analyze, analysis=FaceAnalysis(analyzer=clients.analyzer, floor=floor, logger=logger)),
         archive_bucket=settings.archive_bucket,
         idempotency_table=settings.idempotency_table,
@@ -137,6 +139,7 @@ def create_handler(
         firehose=clients.firehose,
         dynamodb=clients.dynamodb,
         stream_name=settings.firehose_stream_name,
+        images_stream_name=settings.images_stream_name,
         archive_bucket=settings.archive_bucket,
         idempotency_table=settings.idempotency_table,
         marker_ttl_seconds=IDEMPOTENCY_TTL_SECONDS,

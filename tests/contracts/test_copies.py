@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from shopper_analyze import face_records, image_keys, s3_objects, settings
+from shopper_analyze import face_records, image_keys, image_rows, s3_objects, settings
 from shopper_edge import capture, provision
 from shopper_edge import config as edge_config
 from shopper_edge import deployment as edge_deployment
@@ -152,9 +152,19 @@ def test_function_builds_records_with_the_schema_keys_and_emotions():
     assert face_records.EMOTIONS == schema.EMOTIONS
 
 
+def test_function_builds_image_rows_with_the_schema_keys_and_outcomes():
+    assert image_rows.IMAGE_RECORD_KEYS == schema.IMAGE_RECORD_KEYS
+    assert (image_rows.OUTCOME_ANALYZED, image_rows.OUTCOME_QUARANTINED) == schema.OUTCOMES
+    assert image_rows.UNREGISTERED_STORE == schema.UNREGISTERED_STORE
+    # Never a configured store: the config's store ids cannot start with "_".
+    assert not re.fullmatch(identifiers.STORE_ID_PATTERN, schema.UNREGISTERED_STORE)
+
+
 def test_partition_keys_are_the_curated_folders_in_order():
     assert tuple(k.name for k in schema.PARTITION_KEYS) == layout.PARTITION_NAMES
     assert layout.partition_prefix("s1", "2026-11-24") == "faces/store_id=s1/dt=2026-11-24/"
+    images = layout.partition_prefix("s1", "2026-11-24", table_prefix=layout.IMAGES_PREFIX)
+    assert images == "images/store_id=s1/dt=2026-11-24/"
 
 
 # --- the function's environment --------------------------------------------------------------------
@@ -236,9 +246,10 @@ def test_synthesized_registry_file_has_the_contract_fields(synthesized_function,
 def test_function_defaults_are_the_deployment_defaults(demo_config):
     minimal = {
         analyze_function.FIREHOSE_STREAM_NAME: "s",
+        analyze_function.IMAGES_STREAM_NAME: "i",
         analyze_function.ARCHIVE_BUCKET: "b",
         analyze_function.IDEMPOTENCY_TABLE: "t",
-        "DEVICE_REGISTRY": '{"pi-1": {"store_id": "s", "cameras": {"c": {"zone": "z"}}}}',
+        "DEVICE_REGISTRY": '{"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c": {"zone": "z"}}}}',
         "POWERTOOLS_METRICS_NAMESPACE": analyze_function.METRICS_NAMESPACE,
     }
     loaded = settings.load_settings(minimal, base_dir=Path("."))

@@ -231,3 +231,13 @@ def test_dashboard_synth_passes_the_cdk_nag_gate(assembly):
 
 def test_dashboard_stack_template_snapshot(template, snapshot):
     assert template == snapshot(extension_class=JSONSnapshotExtension)
+
+
+def test_the_configs_dashboard_lookback_days_reaches_both_datasets():
+    app = build_app(new_app(), config(dashboard_lookback_days=30))
+    template = Template.from_stack(app.node.find_child("ShopperSentiment-qs-Dashboard")).to_json()
+    datasets = resources(template, "DataSet")
+    assert len(datasets) == 2
+    for dataset in datasets:
+        ((_, table),) = dataset["PhysicalTableMap"].items()
+        assert "WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')" in table["CustomSql"]["SqlQuery"]

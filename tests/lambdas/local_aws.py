@@ -22,6 +22,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import StubAssertionError
 
+from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
 from contracts.layout import image_key as contract_image_key
 from local import events
 from local.lambda_runtime import LAMBDA_DIR, LambdaContextStub, load_handler
@@ -44,9 +45,14 @@ REGION = RESOURCES.region
 
 #: One single-camera Pi and one with two cameras (in the registry's contract shape).
 DEVICE_REGISTRY = {
-    "pi-s001-entrance": {"store_id": "store-001", "cameras": {"entrance": {"zone": "entrance"}}},
+    "pi-s001-entrance": {
+        "store_id": "store-001",
+        "timezone": "America/Los_Angeles",
+        "cameras": {"entrance": {"zone": "entrance"}},
+    },
     "pi-s002-aisle-3": {
         "store_id": "store-002",
+        "timezone": "Europe/Berlin",
         "cameras": {"aisle-3": {"zone": "grocery"}, "door": {"zone": "entrance"}},
     },
 }
@@ -92,15 +98,20 @@ sqs_event = events.sqs_event
 faces_response = detect_faces_response
 
 
-def delivered_records(s3: Any) -> list[dict[str, Any]]:
-    """Every JSON line Firehose delivered into the curated bucket (moto writes one object per call)."""
+def delivered_records(s3: Any, *, prefix: str = f"{DATA_PREFIX}/") -> list[dict[str, Any]]:
+    """Every face record Firehose delivered into the curated bucket (moto writes one object per call)."""
     records = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CURATED_BUCKET):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CURATED_BUCKET, Prefix=prefix):
         for item in page.get("Contents", []):
             body = s3.get_object(Bucket=CURATED_BUCKET, Key=item["Key"])["Body"].read().decode("utf-8")
             assert body.endswith("\n"), "every record must end with a newline"
             records.extend(json.loads(line) for line in body.splitlines())
     return records
+
+
+def delivered_image_rows(s3: Any) -> list[dict[str, Any]]:
+    """Every image row the images stream delivered into the curated bucket."""
+    return delivered_records(s3, prefix=f"{IMAGES_PREFIX}/")
 
 
 def keys_in(s3: Any, bucket: str) -> list[str]:

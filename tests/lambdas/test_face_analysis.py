@@ -15,7 +15,9 @@ from shopper_analyze.settings import CameraInfo, DeviceInfo
 from tests.lambdas.local_aws import SOURCE_BUCKET, image_key, load_event
 
 KEY = image_key()
-DEVICE = DeviceInfo(store_id="store-001", cameras={"entrance": CameraInfo(zone="entrance")})
+DEVICE = DeviceInfo(
+    store_id="store-001", timezone="America/Los_Angeles", cameras={"entrance": CameraInfo(zone="entrance")}
+)
 
 
 class ListedFaces:

@@ -25,6 +25,7 @@ IMAGE = ImageContext(
     camera_id="entrance",
     zone="entrance",
     captured_at=datetime(2026, 3, 14, 23, 59, 59, 999000, tzinfo=UTC),
+    time_zone="America/Los_Angeles",
 )
 PROCESSED_AT = datetime(2026, 3, 15, 0, 0, 1, 250000, tzinfo=UTC)
 NO_FLOOR = FaceFloor(min_detection_confidence=0, min_sharpness=0)
@@ -160,3 +161,43 @@ def test_records_of_rekognitions_maximum_of_100_faces_fit_one_dynamodb_item():
     stored = json.dumps({"records": records_for(faces).records})
 
     assert len(stored.encode()) < 300_000
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "captured_at", "local", "day"),
+    [
+        # West of UTC: 03:00Z is 19:00 the evening before in Los Angeles (PST).
+        ("America/Los_Angeles", datetime(2026, 11, 24, 3, 0, tzinfo=UTC), datetime(2026, 11, 23, 19, 0), "2026-11-23"),
+        # East of UTC: 23:30Z is already the next day in Berlin (CET).
+        ("Europe/Berlin", datetime(2026, 11, 23, 23, 30, tzinfo=UTC), datetime(2026, 11, 24, 0, 30), "2026-11-24"),
+        # Daylight saving ends in Los Angeles on 2026-11-01: 01:30 happens twice, an hour apart in UTC.
+        ("America/Los_Angeles", datetime(2026, 11, 1, 8, 30, tzinfo=UTC), datetime(2026, 11, 1, 1, 30), "2026-11-01"),
+        ("America/Los_Angeles", datetime(2026, 11, 1, 9, 30, tzinfo=UTC), datetime(2026, 11, 1, 1, 30), "2026-11-01"),
+        # ... and starts on 2026-03-08: 10:00Z is 03:00 PDT (02:00-03:00 never happens there).
+        ("America/Los_Angeles", datetime(2026, 3, 8, 10, 0, tzinfo=UTC), datetime(2026, 3, 8, 3, 0), "2026-03-08"),
+        ("America/Los_Angeles", datetime(2026, 3, 8, 9, 59, tzinfo=UTC), datetime(2026, 3, 8, 1, 59), "2026-03-08"),
+        # A store on UTC is UTC.
+        (
+            "UTC",
+            datetime(2026, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+            datetime(2026, 12, 31, 23, 59, 59, 999000),
+            "2026-12-31",
+        ),
+    ],
+)
+def test_records_are_dated_by_the_stores_wall_clock(time_zone, captured_at, local, day):
+    image = ImageContext(**{**IMAGE.__dict__, "captured_at": captured_at, "time_zone": time_zone})
+    (record,) = records_for(THREE_FACES[:1], image=image).records
+    assert record["captured_at"] == epoch_millis(captured_at)  # the instant, UTC
+    assert from_epoch_millis(record["captured_at_local"]).replace(tzinfo=None) == local
+    assert record["dt"] == day
+
+
+def test_the_repeated_hour_of_a_dst_change_keeps_its_two_instants_apart():
+    """Two captures an hour apart at 01:30 and 01:30 again: same wall clock, distinct UTC instants."""
+    first, second = (
+        records_for(THREE_FACES[:1], image=ImageContext(**{**IMAGE.__dict__, "captured_at": moment})).records[0]
+        for moment in (datetime(2026, 11, 1, 8, 30, tzinfo=UTC), datetime(2026, 11, 1, 9, 30, tzinfo=UTC))
+    )
+    assert first["captured_at_local"] == second["captured_at_local"]
+    assert second["captured_at"] - first["captured_at"] == 3600 * 1000

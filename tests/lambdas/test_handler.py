@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.lambdas.local_aws import (
     SOURCE_BUCKET,
     FakeLambdaContext,
     UnorderedStubber,
+    delivered_image_rows,
     delivered_records,
     emf_metrics,
     faces_response,
@@ -122,8 +124,13 @@ def test_image_becomes_one_record_per_face_and_moves_to_archive(handler, rekogni
         ("store-001", "entrance", "entrance", "pi-s001-entrance")
     }
     assert {r["captured_at"] for r in records} == {1773480413412}  # 2026-03-14T09:26:53.412Z, from the key
+    # The store is in Los Angeles (PDT since 2026-03-08): 02:26:53.412 on its wall clock, the same date.
+    assert {r["captured_at_local"] for r in records} == {1773480413412 - 7 * 3600 * 1000}
     assert {r["dt"] for r in records} == {"2026-03-14"}
     assert [r["dominant_emotion"] for r in records] == ["happy", "calm", "sad"]
+    (row,) = delivered_image_rows(s3)
+    assert (row["outcome"], row["faces_detected"], row["faces_kept"], row["image_key"]) == ("analyzed", 3, 3, key)
+    assert {r["image_id"] for r in records} == {row["image_id"]}
     assert keys_in(s3, SOURCE_BUCKET) == []
     assert keys_in(s3, ARCHIVE_BUCKET) == [key]
     assert s3.get_object(Bucket=ARCHIVE_BUCKET, Key=key)["Body"].read() == JPEG
@@ -132,10 +139,31 @@ def test_image_becomes_one_record_per_face_and_moves_to_archive(handler, rekogni
     assert metrics["FacesDetected"] == 3
     assert metrics["FacesDelivered"] == 3
     assert metrics["ImagesProcessed"] == 1
-    assert metrics["FirehoseCalls"] == 1
+    assert metrics["FirehoseCalls"] == 2  # one per stream: the faces and the image row
 
 
-def test_image_without_faces_writes_nothing_but_is_counted_and_archived(
+def test_a_capture_is_dated_by_its_stores_wall_clock_in_records_and_image_row(handler, rekognition, s3, lambda_context):
+    # 2026-11-24T03:00Z in store-001 (America/Los_Angeles, PST) is 19:00 on the 23rd; store-002 is in
+    # Berlin, where 23:30Z on the 23rd is already 00:30 on the 24th.
+    west = upload(s3, image_key(captured_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC), content=b"west"))
+    east = upload(
+        s3,
+        image_key(device_id="pi-s002-aisle-3", captured_at=datetime(2026, 11, 23, 23, 30, tzinfo=UTC), content=b"e"),
+    )
+    expect_detect_faces(rekognition, west, THREE_FACES)
+    expect_detect_faces(rekognition, east, THREE_FACES)
+
+    response = handler(sqs_event(s3_notification(s3_record(west)), s3_notification(s3_record(east))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    wall = {"store-001": datetime(2026, 11, 23, 19, 0), "store-002": datetime(2026, 11, 24, 0, 30)}
+    for row in [*delivered_records(s3), *delivered_image_rows(s3)]:
+        local = wall[row["store_id"]]
+        assert row["dt"] == local.strftime("%Y-%m-%d")
+        assert row["captured_at_local"] == int(local.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def test_image_without_faces_writes_no_face_record_but_its_image_row_and_is_archived(
     handler, rekognition, s3, lambda_context, capsys
 ):
     key = upload(s3, image_key())
@@ -145,11 +173,14 @@ def test_image_without_faces_writes_nothing_but_is_counted_and_archived(
 
     assert response == {"batchItemFailures": []}
     assert delivered_records(s3) == []
+    # The still with nobody in it is still counted: the denominator of every per-still figure.
+    (row,) = delivered_image_rows(s3)
+    assert (row["outcome"], row["faces_detected"], row["faces_kept"]) == ("analyzed", 0, 0)
     assert keys_in(s3, ARCHIVE_BUCKET) == [key]
     metrics = emf_metrics(capsys.readouterr().out)
     assert metrics["ImagesWithoutFaces"] == 1
     assert metrics["ImagesProcessed"] == 1
-    assert metrics["FirehoseCalls"] == 0
+    assert metrics["FirehoseCalls"] == 1  # the image row only
 
 
 def test_faces_under_confidence_or_sharpness_floor_are_dropped_and_counted(
@@ -189,7 +220,8 @@ def test_records_of_a_whole_batch_share_firehose_calls(handler, rekognition, s3,
 
     assert response == {"batchItemFailures": []}
     assert len(delivered_records(s3)) == 30
-    assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 1
+    assert len(delivered_image_rows(s3)) == 10
+    assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 2  # one per stream
 
 
 def test_thousand_faces_of_one_batch_take_two_firehose_calls(handler, rekognition, s3, lambda_context, capsys):
@@ -201,7 +233,7 @@ def test_thousand_faces_of_one_batch_take_two_firehose_calls(handler, rekognitio
 
     assert response == {"batchItemFailures": []}
     assert len({r["record_id"] for r in delivered_records(s3)}) == 1000
-    assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 2  # 500 records per call
+    assert emf_metrics(capsys.readouterr().out)["FirehoseCalls"] == 3  # 500 faces per call, and the 10 rows
 
 
 def test_analysis_is_stored_for_redelivery_with_a_ttl(handler, rekognition, s3, lambda_context, aws):
@@ -528,7 +560,7 @@ def test_images_of_a_batch_are_analyzed_concurrently_with_correct_logs_and_metri
     metrics = emf_metrics(output)
     assert (metrics["ImagesReceived"], metrics["ImagesAnalyzed"], metrics["ImagesProcessed"]) == (8, 8, 8)
     assert metrics["FacesDetected"] == metrics["FacesDelivered"] == sum(faces.values())
-    assert metrics["FirehoseCalls"] == 1
+    assert metrics["FirehoseCalls"] == 2  # the faces, the image rows
     analyzed = [e for e in log_lines(output) if e["message"] == "image analyzed"]
     # Each thread's log lines name its own image and message, never another thread's.
     assert sorted((e["image_key"], e["correlation_id"], e["faces_detected"]) for e in analyzed) == sorted(
@@ -562,14 +594,16 @@ def test_firehose_partial_failure_is_retried_until_every_record_is_in(
     expect_detect_faces(rekognition, key, THREE_FACES)
     # First call: faces 0 and 2 rejected; second call: face 2 rejected again; third: accepted.
     rejected = {0: {0, 2}, 1: {2}}
-    flaky = FlakyFirehose(clients.firehose, reject=lambda call, r: r["face_index"] in rejected.get(call, set()))
+    flaky = FlakyFirehose(
+        clients.firehose, reject=lambda call, r: "face_index" in r and r["face_index"] in rejected.get(call, set())
+    )
     handler = make_handler(firehose=flaky)
 
     response = handler(sqs_event(s3_notification(s3_record(key))), lambda_context)
 
     assert response == {"batchItemFailures": []}
     assert sorted(r["face_index"] for r in delivered_records(s3)) == [0, 1, 2]  # each exactly once
-    assert flaky.calls == 3
+    assert flaky.calls == 4  # three for the faces, one for the image row
     assert keys_in(s3, ARCHIVE_BUCKET) == [key]
     assert emf_metrics(capsys.readouterr().out)["FirehoseRecordsRetried"] == 3
 
@@ -590,7 +624,8 @@ def test_firehose_failing_every_retry_fails_that_message_and_keeps_its_image(
     assert keys_in(s3, SOURCE_BUCKET) == [bad]
     assert keys_in(s3, ARCHIVE_BUCKET) == [good]
     assert {r["image_key"] for r in delivered_records(s3)} == {good}
-    assert flaky.calls == 4  # the first attempt and three retries
+    assert {r["image_key"] for r in delivered_image_rows(s3)} == {good}
+    assert flaky.calls == 8  # on each stream, the first attempt and three retries
 
 
 def test_archive_failure_fails_the_message_and_keeps_the_image(make_handler, clients, rekognition, s3, lambda_context):

@@ -34,11 +34,14 @@ def test_stack_environment_is_read_into_typed_settings(code_dir):
     settings = load_settings(deployed_environment(MIN_DETECTION_CONFIDENCE="95.5"), base_dir=code_dir)
 
     assert settings.device_registry["pi-s002-aisle-3"] == DeviceInfo(
-        store_id="store-002", cameras={"aisle-3": CameraInfo(zone="grocery"), "door": CameraInfo(zone="entrance")}
+        store_id="store-002",
+        timezone="Europe/Berlin",
+        cameras={"aisle-3": CameraInfo(zone="grocery"), "door": CameraInfo(zone="entrance")},
     )
     assert set(settings.device_registry) == set(DEVICE_REGISTRY)
     assert (settings.min_detection_confidence, settings.min_sharpness) == (95.5, 10.0)
     assert settings.firehose_stream_name == "shopper-faces"
+    assert settings.images_stream_name == "shopper-images"
 
 
 def test_inline_registry_is_accepted_for_local_runs(tmp_path):
@@ -123,20 +126,30 @@ def test_invalid_floor_is_refused_with_a_message_naming_it(code_dir, overrides, 
         (json.dumps({"pi 1": {}}), "device id 'pi 1' is not a valid device id"),
         (
             json.dumps({"pi-1": {"store_id": "s", "camera_id": "c", "zone": "z"}}),
-            "device 'pi-1' must have exactly the keys store_id, cameras",
+            "device 'pi-1' must have exactly the keys store_id, timezone, cameras",
         ),
-        (json.dumps({"pi-1": {"store_id": "", "cameras": {"c": {"zone": "z"}}}}), "empty or non-string store_id"),
-        (json.dumps({"pi-1": {"store_id": "s", "cameras": {}}}), "device 'pi-1' must list at least one camera"),
         (
-            json.dumps({"pi-1": {"store_id": "s", "cameras": {"c 1": {"zone": "z"}}}}),
+            json.dumps({"pi-1": {"store_id": "", "timezone": "UTC", "cameras": {"c": {"zone": "z"}}}}),
+            "empty or non-string store_id",
+        ),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {}}}),
+            "device 'pi-1' must list at least one camera",
+        ),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "timezone": "Mars/Olympus", "cameras": {"c": {"zone": "z"}}}}),
+            "device 'pi-1' has timezone 'Mars/Olympus', which is no IANA time zone",
+        ),
+        (
+            json.dumps({"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c 1": {"zone": "z"}}}}),
             "device 'pi-1' camera 'c 1' is not a valid camera id",
         ),
         (
-            json.dumps({"pi-1": {"store_id": "s", "cameras": {"c": {"zone": "z", "x": 1}}}}),
+            json.dumps({"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c": {"zone": "z", "x": 1}}}}),
             "camera 'c' must have exactly the keys zone",
         ),
         (
-            json.dumps({"pi-1": {"store_id": "s", "cameras": {"c": {"zone": ""}}}}),
+            json.dumps({"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c": {"zone": ""}}}}),
             "camera 'c' has an empty or non-string zone",
         ),
     ],

@@ -38,24 +38,30 @@ class Journal:
 
 
 class FakeFirehose:
-    """Accepts every record except those of the keys in ``rejecting`` (rejected on every attempt)."""
+    """Both streams; refuses (on every attempt) the face records of ``rejecting`` and the rows of ``rejecting_rows``.
 
-    def __init__(self, journal: Journal, rejecting: frozenset[str] = frozenset()) -> None:
+    Journals a face record as "put" and an image row as "row".
+    """
+
+    def __init__(
+        self, journal: Journal, rejecting: frozenset[str] = frozenset(), rejecting_rows: frozenset[str] = frozenset()
+    ) -> None:
         self.journal = journal
-        self.rejecting = rejecting
+        self.refused = {"faces": rejecting, "images": rejecting_rows}
         self.calls = 0
 
     def put_record_batch(self, *, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:
         self.calls += 1
+        refused = self.refused[DeliveryStreamName]
         keys = [json.loads(record["Data"])["image_key"] for record in Records]
         entries = []
         for key in keys:
-            if key in self.rejecting:
+            if key in refused:
                 entries.append({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."})
             else:
-                self.journal.add("put", key)
+                self.journal.add("put" if DeliveryStreamName == "faces" else "row", key)
                 entries.append({"RecordId": "r"})
-        return {"FailedPutCount": sum(k in self.rejecting for k in keys), "RequestResponses": entries}
+        return {"FailedPutCount": sum(k in refused for k in keys), "RequestResponses": entries}
 
 
 class FakeS3:
@@ -103,6 +109,7 @@ def image(
     version_id: str | None = None,
     delivered_before: int | None = None,
     same_content_as_earlier: bool = False,
+    row: bool = False,
 ) -> StagedImage:
     etag = etag or f"etag-{key}"
     return StagedImage(
@@ -111,6 +118,7 @@ def image(
         version_id=version_id,
         identity=(SOURCE_BUCKET, key, etag),
         blobs=[json.dumps({"image_key": key, "face_index": i}).encode() + b"\n" for i in range(faces)],
+        image_blob=json.dumps({"image_key": key, "faces_kept": faces}).encode() + b"\n" if row else None,
         delivered_before=delivered_before,
         same_content_as_earlier=same_content_as_earlier,
     )
@@ -132,11 +140,12 @@ class FakeAws:
         self,
         *,
         rejecting: frozenset[str] = frozenset(),
+        rejecting_rows: frozenset[str] = frozenset(),
         denying: frozenset[str] = frozenset(),
         markers_failing: bool = False,
     ) -> None:
         self.journal = Journal()
-        self.firehose = FakeFirehose(self.journal, rejecting)
+        self.firehose = FakeFirehose(self.journal, rejecting, rejecting_rows)
         self.s3 = FakeS3(self.journal, denying)
         self.dynamodb = FakeDynamoDB(self.journal, failing=markers_failing)
         self.tally = MetricTally()
@@ -148,6 +157,7 @@ class FakeAws:
             firehose=self.firehose,
             dynamodb=self.dynamodb,
             stream_name="faces",
+            images_stream_name="images",
             archive_bucket=ARCHIVE_BUCKET,
             idempotency_table=IDEMPOTENCY_TABLE,
             marker_ttl_seconds=TTL,
@@ -280,3 +290,20 @@ def test_image_without_faces_is_archived_unmarked_and_counted(logger):
     assert failed == {}
     assert (aws.firehose.calls, aws.journal.of("mark"), aws.journal.of("archive")) == (0, [], [key])
     assert aws.counts()["ImagesWithoutFaces"] == 1
+
+
+def test_image_rows_go_to_the_images_stream_and_a_refused_row_fails_only_its_image(logger):
+    good, bad, empty = image_key(content=b"good"), image_key(content=b"bad"), image_key(content=b"empty")
+    aws = FakeAws(rejecting_rows=frozenset({bad}))
+
+    failed = aws.settle(
+        logger, image("m0", good, row=True), image("m1", bad, row=True), image("m2", empty, faces=0, row=True)
+    )
+
+    # The faces of the image whose row was refused went in; its message fails, so it stays in
+    # incoming/ and its redelivery sends both again (same ids: the queries remove the repeat).
+    assert list(failed) == ["m1"]
+    assert isinstance(failed["m1"], FirehoseDeliveryError)
+    assert sorted(aws.journal.of("row")) == sorted([good, empty])
+    assert sorted(aws.journal.of("archive")) == sorted([good, empty])
+    assert aws.counts()["ImageRowsDelivered"] == 2

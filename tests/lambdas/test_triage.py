@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -14,14 +16,47 @@ from shopper_analyze.face_records import encode_record
 from shopper_analyze.metric_tally import MetricTally
 from shopper_analyze.s3_events import S3ObjectRef
 from shopper_analyze.settings import CameraInfo, DeviceInfo
-from shopper_analyze.triage import KEY_NOT_IN_LAYOUT, UNKNOWN_CAMERA, UNKNOWN_DEVICE, ImageTriage, StagedImage
+from shopper_analyze.triage import (
+    KEY_NOT_IN_LAYOUT,
+    UNKNOWN_CAMERA,
+    UNKNOWN_DEVICE,
+    ImageRowNotDeliveredError,
+    ImageTriage,
+    StagedImage,
+)
 
 from tests.lambdas.local_aws import ARCHIVE_BUCKET, IDEMPOTENCY_TABLE, REGION, SOURCE_BUCKET, image_key
 
 KEY = image_key()
+IMAGES_STREAM = "shopper-images"
 ETAG = "9b2cf535f27731c9"
-REGISTRY = {"pi-s001-entrance": DeviceInfo(store_id="store-001", cameras={"entrance": CameraInfo(zone="entrance")})}
+REGISTRY = {
+    "pi-s001-entrance": DeviceInfo(
+        store_id="store-001", timezone="America/Los_Angeles", cameras={"entrance": CameraInfo(zone="entrance")}
+    )
+}
 RECORDS = [{"record_id": "r0", "face_index": 0}, {"record_id": "r1", "face_index": 1}]
+
+
+class RowFirehose:
+    """The images stream: keeps the rows it accepts, or refuses every one (``refusing``)."""
+
+    def __init__(self, *, refusing: bool = False) -> None:
+        self.refusing = refusing
+        self.rows: list[dict[str, Any]] = []
+
+    def put_record_batch(self, *, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:
+        assert DeliveryStreamName == IMAGES_STREAM
+        if self.refusing:
+            failure = {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}
+            return {"FailedPutCount": len(Records), "RequestResponses": [failure] * len(Records)}
+        self.rows.extend(json.loads(record["Data"]) for record in Records)
+        return {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "r"}] * len(Records)}
+
+    @property
+    def row(self) -> dict[str, Any]:
+        (only,) = self.rows
+        return only
 
 
 class RecordingAnalysis:
@@ -55,10 +90,24 @@ def dynamodb() -> Iterator[Stubber]:
         stubber.assert_no_pending_responses()
 
 
-def triage(s3: Stubber, dynamodb: Stubber, logger: Any, analysis: RecordingAnalysis | None = None) -> ImageTriage:
+@pytest.fixture
+def firehose() -> RowFirehose:
+    return RowFirehose()
+
+
+def triage(
+    s3: Stubber,
+    dynamodb: Stubber,
+    logger: Any,
+    analysis: RecordingAnalysis | None = None,
+    firehose: RowFirehose | None = None,
+) -> ImageTriage:
     return ImageTriage(
         s3=s3.client,
         dynamodb=dynamodb.client,
+        firehose=firehose or RowFirehose(),
+        images_stream_name=IMAGES_STREAM,
+        retry_sleep=lambda seconds: None,
         analyze=analysis or RecordingAnalysis(),
         archive_bucket=ARCHIVE_BUCKET,
         idempotency_table=IDEMPOTENCY_TABLE,
@@ -151,31 +200,67 @@ def test_content_identity_is_the_etag_before_the_version(s3, dynamodb, logger):
     assert (staged.version_id, staged.identity) == ("v2", (SOURCE_BUCKET, KEY, ETAG))
 
 
-def test_key_not_in_layout_is_quarantined_without_a_head(s3, dynamodb, logger):
+def test_key_not_in_layout_is_quarantined_without_a_head(s3, dynamodb, logger, firehose):
     key = "incoming/pi-s001-entrance/snapshot.jpg"
     expect_quarantine(s3, KEY_NOT_IN_LAYOUT, key)
     tally = MetricTally()
 
-    assert triage(s3, dynamodb, logger).stage(ref(key), "m0", tally) is None
+    assert triage(s3, dynamodb, logger, firehose=firehose).stage(ref(key), "m0", tally) is None
     assert quarantined(tally) == {KEY_NOT_IN_LAYOUT: 1}
+    # Nothing about the image is known but its key: no store, no capture time; dated when processed (UTC).
+    row = firehose.row
+    assert (row["outcome"], row["quarantine_reason"], row["image_key"]) == ("quarantined", KEY_NOT_IN_LAYOUT, key)
+    assert (row["device_id"], row["captured_at"], row["store_id"]) == (None, None, "_unregistered")
+    assert row["dt"] == datetime.fromtimestamp(row["processed_at"] / 1000, UTC).strftime("%Y-%m-%d")
 
 
-def test_device_missing_from_the_registry_is_quarantined_as_unknown_device(s3, dynamodb, logger):
-    key = image_key(device_id="pi-s999-stolen")
+def test_device_missing_from_the_registry_is_quarantined_as_unknown_device(s3, dynamodb, logger, firehose):
+    key = image_key(device_id="pi-s999-stolen", captured_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
     expect_quarantine(s3, UNKNOWN_DEVICE, key)
     tally = MetricTally()
 
-    assert triage(s3, dynamodb, logger).stage(ref(key), "m0", tally) is None
+    assert triage(s3, dynamodb, logger, firehose=firehose).stage(ref(key), "m0", tally) is None
     assert quarantined(tally) == {UNKNOWN_DEVICE: 1}
+    # No store, so no time zone: the UTC date, and no wall-clock time.
+    row = firehose.row
+    assert (row["device_id"], row["store_id"], row["dt"]) == ("pi-s999-stolen", "_unregistered", "2026-11-24")
+    assert row["captured_at_local"] is None and row["zone"] is None
 
 
-def test_camera_not_registered_for_its_device_is_quarantined_as_unknown_camera(s3, dynamodb, logger):
-    key = image_key(device_id="pi-s001-entrance", camera_id="back-door")  # the device has only "entrance"
+def test_camera_not_registered_for_its_device_is_quarantined_as_unknown_camera(s3, dynamodb, logger, firehose):
+    # The device has only "entrance"; its store is in Los Angeles.
+    key = image_key(
+        device_id="pi-s001-entrance", camera_id="back-door", captured_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    )
     expect_quarantine(s3, UNKNOWN_CAMERA, key)
     tally = MetricTally()
 
-    assert triage(s3, dynamodb, logger).stage(ref(key), "m0", tally) is None
+    assert triage(s3, dynamodb, logger, firehose=firehose).stage(ref(key), "m0", tally) is None
     assert quarantined(tally) == {UNKNOWN_CAMERA: 1}
+    row = firehose.row
+    assert (row["store_id"], row["dt"], row["camera_id"], row["zone"]) == ("store-001", "2026-11-23", "back-door", None)
+    assert row["captured_at_local"] == int(datetime(2026, 11, 23, 19, 0, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_a_quarantine_whose_row_firehose_refuses_fails_and_leaves_the_image_in_incoming(s3, dynamodb, logger):
+    key = image_key(device_id="pi-s999-stolen")
+    # No S3 call is expected: the image must not move before its row is in.
+    with pytest.raises(ImageRowNotDeliveredError, match="stays in incoming"):
+        triage(s3, dynamodb, logger, firehose=RowFirehose(refusing=True)).stage(ref(key), "m0", MetricTally())
+
+
+def test_an_analyzed_image_is_staged_with_its_image_row(s3, dynamodb, logger):
+    expect_head(s3)
+    expect_no_marker(dynamodb)
+    row = {"image_id": "i0", "outcome": "analyzed", "faces_kept": 2}
+
+    class WithRow(RecordingAnalysis):
+        def __call__(self, *, image: dict[str, Any], tally: MetricTally) -> dict[str, Any]:
+            return super().__call__(image=image, tally=tally) | {"image": row}
+
+    staged = triage(s3, dynamodb, logger, WithRow()).stage(ref(), "m0", MetricTally())
+
+    assert staged is not None and staged.image_blob == encode_record(row)
 
 
 def test_empty_object_is_quarantined_as_invalid_image_format_without_analysis(s3, dynamodb, logger):
@@ -226,7 +311,12 @@ def test_object_gone_before_its_quarantine_move_is_counted_not_quarantined(s3, d
 
     assert triage(s3, dynamodb, logger).stage(ref(key), "m0", tally) is None
     snapshot = tally.drain()
-    assert (snapshot.counts, snapshot.dimensioned) == ({"ImagesGone": 1}, {})
+    # The row went in before the move found the object gone (another invocation moved it, and
+    # wrote the same row, same image_id: the queries count it once).
+    assert (snapshot.counts, snapshot.dimensioned) == (
+        {"FirehoseCalls": 1, "ImageRowsDelivered": 1, "ImagesGone": 1},
+        {},
+    )
 
 
 def test_content_delivered_before_is_staged_for_archiving_without_analysis(s3, dynamodb, logger):

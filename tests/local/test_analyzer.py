@@ -198,6 +198,7 @@ def test_local_analysis_becomes_schema_valid_records_with_nulls_for_what_is_not_
         camera_id="cam-1",
         zone=frame.zone,
         captured_at=frame.captured_at,
+        time_zone="Europe/Berlin",
     )
     floor = face_records.FaceFloor(min_detection_confidence=0.0, min_sharpness=0.0)
     records = face_records.face_records_from(

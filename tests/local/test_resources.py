@@ -17,7 +17,7 @@ if str(LAMBDA_DIR) not in sys.path:
 
 from shopper_analyze.settings import load_settings  # noqa: E402 - the function's deployed import root
 
-REGISTRY = {"pi-1": {"store_id": "store-001", "cameras": {"door": {"zone": "entrance"}}}}
+REGISTRY = {"pi-1": {"store_id": "store-001", "timezone": "Europe/Berlin", "cameras": {"door": {"zone": "entrance"}}}}
 
 
 def test_function_environment_loads_into_the_function_settings(tmp_path):
@@ -27,10 +27,10 @@ def test_function_environment_loads_into_the_function_settings(tmp_path):
         resources.function_environment(REGISTRY, registry_file=write_device_registry(tmp_path, REGISTRY)),
     ):
         settings = load_settings(environment, base_dir=tmp_path)
-        assert (settings.firehose_stream_name, settings.archive_bucket, settings.idempotency_table) == (
+        assert (settings.firehose_stream_name, settings.images_stream_name, settings.archive_bucket) == (
             "unit-faces",
+            "unit-images",
             "unit-archive",
-            "unit-idempotency",
         )
         assert settings.device_registry["pi-1"].cameras["door"].zone == "entrance"
         assert settings.min_detection_confidence == analyze_function.DEFAULT_MIN_DETECTION_CONFIDENCE
@@ -51,5 +51,5 @@ def test_create_resources_makes_what_the_stack_deploys():
         assert session.client("dynamodb").describe_table(TableName="unit-idempotency")["Table"]["KeySchema"] == [
             {"AttributeName": "id", "KeyType": "HASH"}
         ]
-        assert session.client("firehose").list_delivery_streams()["DeliveryStreamNames"] == ["unit-faces"]
+        assert session.client("firehose").list_delivery_streams()["DeliveryStreamNames"] == ["unit-faces", "unit-images"]
         assert queue_url is not None and queue_url.endswith("/unit-incoming")

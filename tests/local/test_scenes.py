@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 from shopper_edge.capture import time_from_exif, time_from_filename
 
-from local.scenes import OPENING_HOURS, compose_day, motion_file_name
+from local.scenes import OPENING_HOURS, compose_day, compose_day_frames, motion_file_name
 from tests.local.conftest import DAY, DEVICES, FRAMES_PER_DEVICE
 
 MOTION_NAME = re.compile(r"^(\d{8}-\d{6})-(\d{2})\.jpg$")
@@ -123,3 +124,18 @@ def test_faces_come_from_several_real_photographs(composed_day):
 def test_bad_arguments_are_refused(tmp_path, devices, frames, message):
     with pytest.raises(ValueError, match=message):
         compose_day(tmp_path, devices, DAY, frames)
+
+
+@pytest.mark.parametrize(("time_zone", "offset"), [("America/Los_Angeles", "-08:00"), ("Europe/Berlin", "+01:00")])
+def test_a_store_outside_utc_is_open_on_its_own_clock_and_names_stills_by_it(tmp_path, time_zone, offset):
+    frames = compose_day_frames(tmp_path, {"pi-a": "entrance"}, DAY, 6, seed=5, time_zones={"pi-a": time_zone})
+
+    zone = ZoneInfo(time_zone)
+    opening, closing = (datetime.combine(DAY, t, tzinfo=zone) for t in OPENING_HOURS)
+    for frame in frames:
+        assert opening <= frame.captured_at < closing
+        # motion on a Pi set to the store's zone: the name is the wall clock, the agent told the zone reads it back.
+        assert time_from_filename(frame.path.name, time_zone) == frame.captured_at
+        assert time_from_exif(frame.path.read_bytes(), "UTC") == frame.captured_at
+        with Image.open(frame.path) as image:
+            assert image.getexif().get_ifd(0x8769)[36881] == offset

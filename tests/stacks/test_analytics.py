@@ -23,42 +23,58 @@ def analytics() -> tuple[cdk.Stack, AnalyticsTier, Template]:
     return stack, tier, Template.from_stack(stack)
 
 
-def table_input(template: Template) -> dict:
-    (table,) = template.find_resources("AWS::Glue::Table").values()
-    return table["Properties"]["TableInput"]
+def table_input(template: Template, name: str = schema.TABLE_NAME) -> dict:
+    (table,) = [
+        t["Properties"]["TableInput"]
+        for t in template.find_resources("AWS::Glue::Table").values()
+        if t["Properties"]["TableInput"]["Name"] == name
+    ]
+    return table
 
 
-def test_faces_table_columns_are_the_schema_in_order(analytics):
+@pytest.mark.parametrize(
+    ("name", "columns"), [(schema.TABLE_NAME, schema.COLUMNS), (schema.IMAGES_TABLE_NAME, schema.IMAGE_COLUMNS)]
+)
+def test_each_table_has_its_schema_columns_in_order(analytics, name, columns):
     _, _, template = analytics
-    ti = table_input(template)
-    assert ti["Name"] == "faces"
+    ti = table_input(template, name)
     assert ti["StorageDescriptor"]["Columns"] == [
-        {"Name": c.name, "Type": c.type, "Comment": c.comment} for c in schema.COLUMNS
+        {"Name": c.name, "Type": c.type, "Comment": c.comment} for c in columns
     ]
     assert [k["Name"] for k in ti["PartitionKeys"]] == ["store_id", "dt"]
     assert not {"store_id", "dt"} & {c["Name"] for c in ti["StorageDescriptor"]["Columns"]}
 
 
-def test_faces_table_is_declared_parquet_not_json(analytics):
-    sd = table_input(analytics[2])["StorageDescriptor"]
+@pytest.mark.parametrize("name", [schema.TABLE_NAME, schema.IMAGES_TABLE_NAME])
+def test_each_table_is_declared_parquet_not_json(analytics, name):
+    sd = table_input(analytics[2], name)["StorageDescriptor"]
     assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
     assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
 
-def test_partition_projection_covers_the_configured_stores_and_a_date_range(analytics):
+@pytest.mark.parametrize(
+    ("name", "folder", "stores"),
+    [
+        (schema.TABLE_NAME, "faces", "store-a,store-b"),
+        # Images of a device in no store are kept (and counted) under their own store value.
+        (schema.IMAGES_TABLE_NAME, "images", "_unregistered,store-a,store-b"),
+    ],
+)
+def test_partition_projection_covers_the_configured_stores_and_a_date_range(analytics, name, folder, stores):
     stack, tier, template = analytics
-    params = table_input(template)["Parameters"]
+    params = table_input(template, name)["Parameters"]
     assert params["projection.enabled"] == "true"
     assert params["projection.store_id.type"] == "enum"
-    assert params["projection.store_id.values"] == "store-a,store-b"
+    assert params["projection.store_id.values"] == stores
     assert params["projection.dt.type"] == "date"
     assert params["projection.dt.format"] == "yyyy-MM-dd"
-    assert params["projection.dt.range"] == "2024-01-01,NOW"
+    # dt is the store's date: in Tokyo it is tomorrow for nine hours of every UTC day.
+    assert params["projection.dt.range"] == "2024-01-01,NOW+1DAYS"
     assert params["projection.dt.interval.unit"] == "DAYS"
     curated = stack.get_logical_id(tier.curated_bucket.node.default_child)
     assert params["storage.location.template"] == {
-        "Fn::Join": ["", ["s3://", {"Ref": curated}, "/faces/store_id=${store_id}/dt=${dt}/"]]
+        "Fn::Join": ["", ["s3://", {"Ref": curated}, f"/{folder}/store_id=${{store_id}}/dt=${{dt}}/"]]
     }
 
 

@@ -27,8 +27,14 @@ GOOD = {
             "retention_days": 30,
             "rekognition_tps": 5,
             "stores": {
-                "store-1": {"devices": {"pi-1": {"camera_id": "door", "zone": "entrance"}}},
-                "store-2": {"devices": {"pi-2": {"camera_id": "till", "zone": "checkout"}}},
+                "store-1": {
+                    "timezone": "Europe/Berlin",
+                    "devices": {"pi-1": {"camera_id": "door", "zone": "entrance"}},
+                },
+                "store-2": {
+                    "timezone": "Europe/Berlin",
+                    "devices": {"pi-2": {"camera_id": "till", "zone": "checkout"}},
+                },
             },
         }
     }
@@ -83,18 +89,26 @@ def test_a_device_lists_its_cameras_each_with_its_zone():
 def test_device_registry_gives_each_device_its_store_and_its_cameras_zones():
     def shuffled(d):
         d["stores"] = {
-            "store-2": {"devices": {"pi-2": {"cameras": {"till": {"zone": "checkout"}, "door": {"zone": "entrance"}}}}},
+            "store-2": {
+                "timezone": "Europe/Berlin",
+                "devices": {"pi-2": {"cameras": {"till": {"zone": "checkout"}, "door": {"zone": "entrance"}}}},
+            },
             "store-1": {
-                "devices": {"pi-9": {"camera_id": "door", "zone": "entrance"}, "pi-1": {"camera_id": "x", "zone": "y"}}
+                "timezone": "America/Los_Angeles",
+                "devices": {"pi-9": {"camera_id": "door", "zone": "entrance"}, "pi-1": {"camera_id": "x", "zone": "y"}},
             },
         }
 
     (deployment,) = parse_config(with_change(shuffled)).deployments
     registry = deployment.device_registry()
     assert registry == {
-        "pi-1": {"store_id": "store-1", "cameras": {"x": {"zone": "y"}}},
-        "pi-9": {"store_id": "store-1", "cameras": {"door": {"zone": "entrance"}}},
-        "pi-2": {"store_id": "store-2", "cameras": {"door": {"zone": "entrance"}, "till": {"zone": "checkout"}}},
+        "pi-1": {"store_id": "store-1", "timezone": "America/Los_Angeles", "cameras": {"x": {"zone": "y"}}},
+        "pi-9": {"store_id": "store-1", "timezone": "America/Los_Angeles", "cameras": {"door": {"zone": "entrance"}}},
+        "pi-2": {
+            "store_id": "store-2",
+            "timezone": "Europe/Berlin",
+            "cameras": {"door": {"zone": "entrance"}, "till": {"zone": "checkout"}},
+        },
     }
     # Sorted by store, device and camera, whatever the order of the file: the
     # registry is bundled into the function's asset, whose hash it changes.
@@ -124,7 +138,9 @@ ERRORS = [
         id="unknown-nested-key",
     ),
     pytest.param(
-        lambda d: d["stores"].update({"Store 3": {"devices": {"pi-3": {"camera_id": "c", "zone": "z"}}}}),
+        lambda d: d["stores"].update(
+            {"Store 3": {"timezone": "Europe/Berlin", "devices": {"pi-3": {"camera_id": "c", "zone": "z"}}}}
+        ),
         "deployment 'eu': field 'stores': store id 'Store 3' has characters or a length not allowed",
         id="bad-store-id-characters",
     ),
@@ -154,7 +170,7 @@ ERRORS = [
         id="tps-not-an-integer",
     ),
     pytest.param(
-        lambda d: d["stores"].update({"store-3": {"devices": {}}}),
+        lambda d: d["stores"].update({"store-3": {"timezone": "Europe/Berlin", "devices": {}}}),
         "deployment 'eu': field 'stores.store-3.devices': Dictionary should have at least 1 item",
         id="store-without-devices",
     ),
@@ -198,6 +214,27 @@ ERRORS = [
         id="account-with-any-region",
     ),
     pytest.param(
+        lambda d: d["stores"]["store-1"].pop("timezone"),
+        "deployment 'eu': missing required field 'stores.store-1.timezone'",
+        id="store-without-time-zone",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"].update(timezone="Europe/Berln"),
+        "deployment 'eu': field 'stores.store-1.timezone': time zone 'Europe/Berln' is not an IANA time zone name"
+        " such as 'Europe/Berlin' or 'America/Los_Angeles' (did you mean 'Europe/Berlin'?)",
+        id="unknown-time-zone",
+    ),
+    pytest.param(
+        lambda d: d["stores"]["store-1"].update(timezone="PST"),
+        "deployment 'eu': field 'stores.store-1.timezone': time zone 'PST' is not an IANA time zone name",
+        id="time-zone-abbreviation",
+    ),
+    pytest.param(
+        lambda d: d.update(dashboard_lookback_days=0),
+        "deployment 'eu': field 'dashboard_lookback_days': Input should be greater than or equal to 1",
+        id="dashboard-lookback-of-zero-days",
+    ),
+    pytest.param(
         lambda d: d.update(quicksight_service_role="my-quicksight-role"),
         "deployment 'eu': field 'quicksight_service_role': quicksight_service_role 'my-quicksight-role' is given"
         " without quicksight_principal_arn",
@@ -232,7 +269,9 @@ ERRORS = [
     ),
     pytest.param(
         # The store id alphabet is lower-case, so store ids cannot differ only in case.
-        lambda d: d["stores"].update({"Store-1": {"devices": {"pi-3": {"camera_id": "c", "zone": "z"}}}}),
+        lambda d: d["stores"].update(
+            {"Store-1": {"timezone": "Europe/Berlin", "devices": {"pi-3": {"camera_id": "c", "zone": "z"}}}}
+        ),
         "deployment 'eu': field 'stores': store id 'Store-1' has characters or a length not allowed",
         id="store-id-in-upper-case",
     ),
@@ -240,9 +279,10 @@ ERRORS = [
         lambda d: d["stores"].update(
             {
                 "store-3": {
+                    "timezone": "Europe/Berlin",
                     "devices": {
                         f"pi-3-{n}": {"camera_id": "c", "zone": "z"} for n in range(MAX_DEVICES_PER_DEPLOYMENT - 1)
-                    }
+                    },
                 }
             }
         ),
@@ -271,7 +311,9 @@ def test_a_device_in_two_deployments_is_refused():
 def test_a_device_id_in_two_deployments_differing_only_in_case_is_refused():
     data = copy.deepcopy(GOOD)
     data["deployments"]["us"] = copy.deepcopy(data["deployments"]["eu"]) | {"region": "us-east-1"}
-    data["deployments"]["us"]["stores"] = {"store-9": {"devices": {"PI-2": {"camera_id": "door", "zone": "entrance"}}}}
+    data["deployments"]["us"]["stores"] = {
+        "store-9": {"timezone": "Europe/Berlin", "devices": {"PI-2": {"camera_id": "door", "zone": "entrance"}}}
+    }
     with pytest.raises(ConfigError) as excinfo:
         parse_config(data, source="deployments.toml")
     assert str(excinfo.value) == (
@@ -284,7 +326,7 @@ def test_deployment_names_differing_only_in_case_are_refused():
     data = copy.deepcopy(GOOD)
     data["deployments"] = {"prod": data["deployments"]["eu"], "Prod": copy.deepcopy(data["deployments"]["eu"])}
     data["deployments"]["Prod"]["stores"] = {
-        "store-9": {"devices": {"pi-9": {"camera_id": "door", "zone": "entrance"}}}
+        "store-9": {"timezone": "Europe/Berlin", "devices": {"pi-9": {"camera_id": "door", "zone": "entrance"}}}
     }
     with pytest.raises(ConfigError) as excinfo:
         parse_config(data, source="deployments.toml")
@@ -313,7 +355,12 @@ def test_the_device_maximum_fits_in_one_stack_beside_the_stacks_own_resources(tm
     """MAX_DEVICES_PER_DEPLOYMENT, checked against synthesized templates rather than a count by hand."""
 
     def deployment(devices: dict) -> dict:
-        return {"region": "any", "retention_days": 30, "rekognition_tps": 5, "stores": {"s1": {"devices": devices}}}
+        return {
+            "region": "any",
+            "retention_days": 30,
+            "rekognition_tps": 5,
+            "stores": {"s1": {"timezone": "Europe/Berlin", "devices": devices}},
+        }
 
     config = parse_config(
         {
@@ -364,6 +411,7 @@ def test_cdk_synth_with_a_bad_config_fails_naming_the_field(tmp_path: Path):
     bad = tmp_path / "bad.toml"
     bad.write_text(
         '[deployments.eu]\nregion = "eu-west-1"\nretention_days = 0\nrekognition_tps = 5\n'
+        '[deployments.eu.stores.s1]\ntimezone = "UTC"\n'
         '[deployments.eu.stores.s1.devices]\npi-1 = { camera_id = "c", zone = "z" }\n',
         encoding="utf-8",
     )

@@ -97,7 +97,7 @@ def pinned_eu_stack() -> cdk.Stack:
                     "account": "123456789012",
                     "retention_days": 7,
                     "rekognition_tps": 5,
-                    "stores": {"s1": {"devices": {"d1": {"camera_id": "c", "zone": "z"}}}},
+                    "stores": {"s1": {"timezone": "Europe/Berlin", "devices": {"d1": {"camera_id": "c", "zone": "z"}}}},
                 }
             }
         }

@@ -43,6 +43,13 @@ def bare_stack() -> tuple[cdk.Stack, dict]:
         "queue": sqs.Queue(stack, "Q", visibility_timeout=queue_visibility_timeout_for(cdk.Duration.minutes(5))),
         "curated_bucket": s3.Bucket(stack, "Cur"),
         "faces_table": table,
+        "images_table": glue.CfnTable(
+            stack,
+            "ImagesTable",
+            catalog_id=stack.account,
+            database_name="db",
+            table_input=glue.CfnTable.TableInputProperty(name="images"),
+        ),
     }
     return stack, deps
 
@@ -81,6 +88,7 @@ def test_function_environment_names_its_resources(process):
     stack, tier, template, deps = process
     env = template.to_json()["Resources"][ref(stack, tier.function)]["Properties"]["Environment"]["Variables"]
     assert env["FIREHOSE_STREAM_NAME"] == {"Ref": ref(stack, tier.delivery_stream)}
+    assert env["IMAGES_STREAM_NAME"] == {"Ref": ref(stack, tier.images_stream)}
     assert env["ARCHIVE_BUCKET"] == {"Ref": ref(stack, deps["archive_bucket"])}
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": ref(stack, tier.idempotency_table)}
     assert env["DEVICE_REGISTRY_FILE"] == REGISTRY_FILE_NAME
@@ -164,7 +172,10 @@ def test_function_role_is_least_privilege(process):
         "Fn::Join": ["", [{"Fn::GetAtt": [ref(stack, deps["archive_bucket"]), "Arn"]}, "/*"]]
     }
     assert actions(by_sid["DeliverFaceRecords"]) == {"firehose:PutRecordBatch"}
-    assert by_sid["DeliverFaceRecords"]["Resource"] == {"Fn::GetAtt": [ref(stack, tier.delivery_stream), "Arn"]}
+    assert by_sid["DeliverFaceRecords"]["Resource"] == [
+        {"Fn::GetAtt": [ref(stack, tier.delivery_stream), "Arn"]},
+        {"Fn::GetAtt": [ref(stack, tier.images_stream), "Arn"]},
+    ]
     granted = set().union(*(actions(s) for s in by_sid.values()))
     # Nothing but these, plus the SQS consume actions the event source adds.
     allowed = {
@@ -196,7 +207,7 @@ def test_function_role_is_least_privilege(process):
 
 
 def test_firehose_converts_json_to_snappy_parquet_using_the_glue_table(process):
-    stack, _tier, template, deps = process
+    stack, tier, template, deps = process
     table = ref(stack, deps["faces_table"])
     template.has_resource_properties(
         "AWS::KinesisFirehose::DeliveryStream",
@@ -224,8 +235,7 @@ def test_firehose_converts_json_to_snappy_parquet_using_the_glue_table(process):
             ),
         },
     )
-    dest = template.find_resources("AWS::KinesisFirehose::DeliveryStream")
-    (stream,) = dest.values()
+    stream = template.to_json()["Resources"][ref(stack, tier.delivery_stream)]
     config = stream["Properties"]["ExtendedS3DestinationConfiguration"]
     assert config.get("CompressionFormat", "UNCOMPRESSED") == "UNCOMPRESSED"
     assert config["BufferingHints"]["SizeInMBs"] >= 64
@@ -236,11 +246,28 @@ def test_firehose_converts_json_to_snappy_parquet_using_the_glue_table(process):
     assert params["JsonParsingEngine"] == "JQ-1.6"
 
 
-def test_firehose_role_writes_only_under_its_prefixes_and_reads_only_the_schema(process):
-    _stack, _tier, template, _deps = process
-    (stream,) = template.find_resources("AWS::KinesisFirehose::DeliveryStream").values()
-    role_id = stream["Properties"]["ExtendedS3DestinationConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
-    granted = set().union(*(actions(s) for s in policy_statements(template, role_id)))
+@pytest.mark.parametrize(
+    ("stream_attribute", "table", "folders"),
+    [
+        ("delivery_stream", "Table", ["/faces/*", "/errors/*"]),
+        ("images_stream", "ImagesTable", ["/images/*", "/errors/images/*"]),
+    ],
+)
+def test_each_firehose_role_writes_only_under_its_prefixes_and_reads_only_its_schema(
+    process, stream_attribute, table, folders
+):
+    stack, tier, template, deps = process
+    stream = template.to_json()["Resources"][ref(stack, getattr(tier, stream_attribute))]
+    destination = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert destination["DataFormatConversionConfiguration"]["SchemaConfiguration"]["TableName"] == {
+        "Ref": ref(stack, deps[{"Table": "faces_table", "ImagesTable": "images_table"}[table]])
+    }
+    role_id = destination["RoleARN"]["Fn::GetAtt"][0]
+    statements = {s.get("Sid"): s for s in policy_statements(template, role_id)}
+    curated = {"Fn::GetAtt": [ref(stack, deps["curated_bucket"]), "Arn"]}
+    written = statements["WriteRecordsAndErrors"]["Resource"]
+    assert sorted(map(str, written)) == sorted(str({"Fn::Join": ["", [curated, folder]]}) for folder in folders)
+    granted = set().union(*(actions(s) for s in statements.values()))
     assert granted == {
         "s3:GetBucketLocation",
         "s3:ListBucket",
@@ -306,7 +333,7 @@ def _config(deployments: dict[str, dict[str, dict[str, str]]]) -> dict:
                 "region": "eu-west-1",
                 "retention_days": 30,
                 "rekognition_tps": 5,
-                "stores": {f"store-{name}": {"devices": devices}},
+                "stores": {f"store-{name}": {"timezone": "Europe/Berlin", "devices": devices}},
             }
             for name, devices in deployments.items()
         }

@@ -116,9 +116,13 @@ def test_policy_statements_are_exactly_what_quicksight_queries_through_athena_ne
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": curated,
-            "Condition": {"StringLike": {"s3:prefix": ["faces/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["faces/*", "images/*"]}},
         },
-        "ReadData": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{curated}/faces/*"},
+        "ReadData": {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [f"{curated}/faces/*", f"{curated}/images/*"],
+        },
         "ListQueryResults": {
             "Effect": "Allow",
             "Action": "s3:ListBucket",
@@ -154,7 +158,7 @@ def test_every_wildcard_is_acknowledged_with_a_real_reason(access):
         if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
         for rule, reason in entry.data.items()
     }
-    assert len(acks) == 4, acks  # ListDataCatalogs' "*", the database's tables, faces/*, results/*
+    assert len(acks) == 5, acks  # ListDataCatalogs' "*", the database's tables, faces/*, images/*, results/*
     for rule, reason in acks.items():
         assert rule.startswith("AwsSolutions::AwsSolutions-IAM5["), rule
         assert len(reason) >= 60, rule
@@ -172,8 +176,8 @@ def test_a_role_passed_to_quicksight_at_sign_up_can_be_named():
         ({"role_name": "service-role/aws-quicksight-service-role-v0"}, "not an IAM role name"),
         ({"role_name": "arn:aws:iam::123456789012:role/qs"}, "not an IAM role name"),
         ({"role_name": ""}, "not an IAM role name"),
-        ({"data_prefix": "/"}, "must name a folder"),
-        ({"results_prefix": ""}, "must name a folder"),
+        ({"data_prefixes": ("faces", "/")}, "must each name a folder"),
+        ({"results_prefix": ""}, "must each name a folder"),
     ],
 )
 def test_quicksight_access_refuses_a_role_path_or_a_whole_bucket(kwargs, message):

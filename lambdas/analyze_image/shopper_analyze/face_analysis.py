@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shopper_analyze.face_records import FaceFloor, ImageContext, epoch_millis, face_records_from, from_epoch_millis
+from shopper_analyze.image_rows import OUTCOME_ANALYZED, image_row
 from shopper_analyze.metric_tally import milliseconds_since
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def analysis_request(
         "camera_id": image_key.camera_id,
         "zone": camera.zone,
         "captured_at_ms": epoch_millis(image_key.captured_at),
+        "timezone": device.timezone,
     }
 
 
@@ -75,12 +77,14 @@ class FaceAnalysis:
             camera_id=image["camera_id"],
             zone=image["zone"],
             captured_at=from_epoch_millis(image["captured_at_ms"]),
+            time_zone=image["timezone"],
         )
         started = time.perf_counter()
         faces = self.analyzer.detect_faces(bucket=image["bucket"], key=image["key"], version_id=image["version_id"])
         analyzer_ms = milliseconds_since(started)
+        processed_at = datetime.now(UTC)
         result = face_records_from(
-            faces, image=context, analyzer=self.analyzer.name, processed_at=datetime.now(UTC), floor=self.floor
+            faces, image=context, analyzer=self.analyzer.name, processed_at=processed_at, floor=self.floor
         )
         tally.count("ImagesAnalyzed")
         tally.count("FacesDetected", result.faces_detected)
@@ -95,4 +99,20 @@ class FaceAnalysis:
                 "analyzer_ms": analyzer_ms,
             },
         )
-        return {"records": result.records}
+        row = image_row(
+            image_id=context.image_id,
+            key=context.key,
+            processed_at=processed_at,
+            outcome=OUTCOME_ANALYZED,
+            device_id=context.device_id,
+            camera_id=context.camera_id,
+            zone=context.zone,
+            store_id=context.store_id,
+            time_zone=context.time_zone,
+            captured_at=context.captured_at,
+            faces_detected=result.faces_detected,
+            faces_kept=len(result.records),
+            analyzer=self.analyzer.name,
+        )
+        # Stored with the records: a redelivery gets the same image row back.
+        return {"records": result.records, "image": row}

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shopper_analyze.image_rows import epoch_millis, image_id_for, wall_clock
+
 EMOTIONS = ("happy", "sad", "angry", "confused", "disgusted", "surprised", "calm", "fear")
 
 #: Keys of one record, in the order of contracts.schema.RECORD_KEYS.
@@ -23,7 +25,9 @@ RECORD_KEYS: tuple[str, ...] = (
     "camera_id",
     "zone",
     "captured_at",
+    "captured_at_local",
     "processed_at",
+    "image_id",
     "face_index",
     "faces_in_image",
     "age_low",
@@ -82,6 +86,16 @@ class ImageContext:
     camera_id: str
     zone: str
     captured_at: datetime  # UTC
+    #: The store's IANA time zone: ``captured_at_local`` and ``dt`` are its wall clock.
+    time_zone: str
+
+    @property
+    def image_id(self) -> str:
+        return image_id_for(self.bucket, self.key, self.version)
+
+    @property
+    def captured_at_local(self) -> datetime:
+        return wall_clock(self.captured_at, self.time_zone)
 
 
 @dataclass(frozen=True)
@@ -97,11 +111,6 @@ class FaceRecords:
     records: list[dict[str, Any]]
     faces_detected: int
     faces_dropped: int
-
-
-def epoch_millis(moment: datetime) -> int:
-    """Epoch milliseconds, exact (no float rounding), for Hive JSON's ``millis`` timestamp format."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def from_epoch_millis(millis: int) -> datetime:
@@ -162,6 +171,7 @@ def face_record(
     box = face.get("BoundingBox") or {}
     pose = face.get("Pose") or {}
     quality = face.get("Quality") or {}
+    local = image.captured_at_local
     record: dict[str, Any] = {
         "record_id": record_id_for(image.bucket, image.key, image.version, face_index),
         "image_key": image.key,
@@ -169,7 +179,9 @@ def face_record(
         "camera_id": image.camera_id,
         "zone": image.zone,
         "captured_at": epoch_millis(image.captured_at),
+        "captured_at_local": epoch_millis(local),
         "processed_at": epoch_millis(processed_at),
+        "image_id": image.image_id,
         "face_index": face_index,
         "faces_in_image": faces_in_image,
         "age_low": _int(age.get("Low")),
@@ -192,7 +204,8 @@ def face_record(
         "quality_sharpness": _float(quality.get("Sharpness")),
         "analyzer": analyzer,
         "store_id": image.store_id,
-        "dt": image.captured_at.astimezone(UTC).strftime("%Y-%m-%d"),
+        # The store's date: a capture at 03:00 UTC in Los Angeles belongs to the day before.
+        "dt": local.strftime("%Y-%m-%d"),
     }
     return record
 

@@ -13,15 +13,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Same alphabets as stacks/config.py (the deployed code cannot import it).
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
-_REGISTRY_FIELDS = ("store_id", "cameras")
+_REGISTRY_FIELDS = ("store_id", "timezone", "cameras")
 _CAMERA_FIELDS = ("zone",)
 
 # The environment variables the function reads (the CDK stack sets them).
 FIREHOSE_STREAM_NAME = "FIREHOSE_STREAM_NAME"
+#: The stream of the images table (one row per settled image).
+IMAGES_STREAM_NAME = "IMAGES_STREAM_NAME"
 ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
 #: The device registry as a file name, relative to the function's code folder...
@@ -37,6 +40,7 @@ POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 ENVIRONMENT_VARIABLES = (
     POWERTOOLS_METRICS_NAMESPACE,
     FIREHOSE_STREAM_NAME,
+    IMAGES_STREAM_NAME,
     ARCHIVE_BUCKET,
     IDEMPOTENCY_TABLE,
     DEVICE_REGISTRY_FILE,
@@ -73,12 +77,15 @@ class DeviceInfo:
     """Where an edge device sits and its cameras: from the device registry of the deployment config."""
 
     store_id: str
+    #: The store's IANA time zone: its records are dated by its wall clock.
+    timezone: str
     cameras: Mapping[str, CameraInfo]
 
 
 @dataclass(frozen=True)
 class Settings:
     firehose_stream_name: str
+    images_stream_name: str
     archive_bucket: str
     idempotency_table: str
     device_registry: Mapping[str, DeviceInfo]
@@ -121,7 +128,10 @@ def _integer(environ: Mapping[str, str], name: str, default: int, *, low: int, h
 
 
 def parse_device_registry(raw: str, *, source: str = DEVICE_REGISTRY) -> dict[str, DeviceInfo]:
-    """``{"<device>": {"store_id": ..., "cameras": {"<camera>": {"zone": ...}}}}`` → typed; errors name ``source``."""
+    """``{"<device>": {"store_id": ..., "timezone": ..., "cameras": {"<camera>": {"zone": ...}}}}`` → typed.
+
+    Errors name ``source``.
+    """
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -138,9 +148,15 @@ def _device(device_id: str, entry: object, source: str) -> DeviceInfo:
         raise ConfigurationError(
             f"{source}: device {device_id!r} must have exactly the keys {', '.join(_REGISTRY_FIELDS)}"
         )
-    store_id, cameras = entry["store_id"], entry["cameras"]
+    store_id, time_zone, cameras = entry["store_id"], entry["timezone"], entry["cameras"]
     if not isinstance(store_id, str) or not store_id:
         raise ConfigurationError(f"{source}: device {device_id!r} has an empty or non-string store_id")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigurationError(
+            f"{source}: device {device_id!r} has timezone {time_zone!r}, which is no IANA time zone"
+        ) from None
     if not isinstance(cameras, dict) or not cameras:
         raise ConfigurationError(f"{source}: device {device_id!r} must list at least one camera")
     parsed = {}
@@ -153,7 +169,7 @@ def _device(device_id: str, entry: object, source: str) -> DeviceInfo:
         if not isinstance(camera["zone"], str) or not camera["zone"]:
             raise ConfigurationError(f"{where} has an empty or non-string zone")
         parsed[camera_id] = CameraInfo(zone=camera["zone"])
-    return DeviceInfo(store_id=store_id, cameras=parsed)
+    return DeviceInfo(store_id=store_id, timezone=time_zone, cameras=parsed)
 
 
 def _device_registry(environ: Mapping[str, str], base_dir: Path) -> dict[str, DeviceInfo]:
@@ -194,6 +210,7 @@ def load_settings(environ: Mapping[str, str], *, base_dir: Path) -> Settings:
     _required(environ, POWERTOOLS_METRICS_NAMESPACE)
     return Settings(
         firehose_stream_name=_required(environ, FIREHOSE_STREAM_NAME),
+        images_stream_name=_required(environ, IMAGES_STREAM_NAME),
         archive_bucket=_required(environ, ARCHIVE_BUCKET),
         idempotency_table=_required(environ, IDEMPOTENCY_TABLE),
         device_registry=_device_registry(environ, base_dir),

@@ -1,8 +1,9 @@
 """Phase 2 of an invocation, once for the whole batch: deliver, mark delivered, archive.
 
-Every staged record goes to Firehose in as few calls as the limits allow;
-each image whose records all arrived is marked as delivered, then moved to
-the archive. A message with an undelivered record or a failed move is
+Every staged face record goes to the faces stream and every image row to
+the images stream, in as few calls as the limits allow; each image whose
+records and row all arrived is marked as delivered, then moved to the
+archive. A message with an undelivered record or a failed move is
 reported back as failed and its image stays in incoming/.
 
 The image is archived only after its records are in Firehose, so a failed
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shopper_analyze.delivered_markers import mark_delivered
-from shopper_analyze.delivery import deliver
+from shopper_analyze.delivery import DeliveryReport, deliver
 from shopper_analyze.metric_tally import milliseconds_since
 from shopper_analyze.s3_objects import move_object
 
@@ -55,6 +56,8 @@ class Settlement:
     #: Writes the delivered markers into the idempotency table.
     dynamodb: DynamoDBClient
     stream_name: str
+    #: The stream of the images table (one row per image).
+    images_stream_name: str
     archive_bucket: str
     idempotency_table: str
     #: How long a delivered marker is kept (as long as the stored analyses).
@@ -112,25 +115,31 @@ class Settlement:
         """Put the records of every image; the images whose records all arrived (the others fail their message)."""
         # Owners are images, not messages: an image whose records all arrived is
         # marked and archived even when another image of its message failed.
-        items = [(owner, blob) for owner, image in enumerate(to_send) for blob in image.blobs]
-        if not items:
+        faces = [(owner, blob) for owner, image in enumerate(to_send) for blob in image.blobs]
+        rows = [(owner, image.image_blob) for owner, image in enumerate(to_send) if image.image_blob is not None]
+        if not faces and not rows:
             return to_send
         started = time.perf_counter()
-        report = deliver(self.firehose, self.stream_name, items, sleep=self.retry_sleep)
-        undelivered = report.undelivered_owners
+        report = self._put(self.stream_name, faces)
+        rows_report = self._put(self.images_stream_name, rows)
+        undelivered = report.undelivered_owners | rows_report.undelivered_owners
         tally.count("FacesDelivered", report.delivered)
-        tally.count("FirehoseCalls", report.calls)
-        tally.count("FirehoseRecordsRetried", report.retried)
+        tally.count("ImageRowsDelivered", rows_report.delivered)
+        tally.count("FirehoseCalls", report.calls + rows_report.calls)
+        tally.count("FirehoseRecordsRetried", report.retried + rows_report.retried)
+        last_error = report.last_error or rows_report.last_error
         log = self.logger.error if undelivered else self.logger.info
         log(
             "records delivered to firehose",
             extra={
-                "records": len(items),
+                "records": len(faces),
                 "delivered": report.delivered,
-                "calls": report.calls,
-                "retried": report.retried,
+                "image_rows": len(rows),
+                "image_rows_delivered": rows_report.delivered,
+                "calls": report.calls + rows_report.calls,
+                "retried": report.retried + rows_report.retried,
                 "images_failed": len(undelivered),
-                "last_error": report.last_error,
+                "last_error": last_error,
                 "firehose_ms": milliseconds_since(started),
             },
         )
@@ -138,10 +147,15 @@ class Settlement:
             failed.setdefault(
                 to_send[owner].message_id,
                 FirehoseDeliveryError(
-                    f"records still rejected after retries ({report.last_error}); the image stays in incoming/"
+                    f"records still rejected after retries ({last_error}); the image stays in incoming/"
                 ),
             )
         return [image for owner, image in enumerate(to_send) if owner not in undelivered]
+
+    def _put(self, stream_name: str, items: list[tuple[int, bytes]]) -> DeliveryReport[int]:
+        if not items:
+            return DeliveryReport()
+        return deliver(self.firehose, stream_name, items, sleep=self.retry_sleep)
 
     def _mark_delivered(self, image: StagedImage, *, expires_at: int, tally: MetricTally) -> None:
         self.logger.thread_safe_append_keys(correlation_id=image.message_id, image_key=image.source.key)

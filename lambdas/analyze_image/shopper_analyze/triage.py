@@ -2,7 +2,9 @@
 
 What can never be analyzed (a key outside the layout, a device not in the
 registry, an empty or too large object, an image the analyzer rejects) moves
-to ``quarantine/<reason>/`` in the archive bucket; what is already gone is
+to ``quarantine/<reason>/`` in the archive bucket, after its image row (the
+``images`` table: outcome ``quarantined`` and the reason) is in Firehose, so
+a quarantined still is counted in the figures; what is already gone is
 counted, not failed; content delivered before (its marker) is not analyzed
 again. What is left is analyzed and comes back as a ``StagedImage`` for
 settlement.
@@ -10,8 +12,10 @@ settlement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,9 +27,11 @@ from shopper_analyze.analyzers import (
     ImageUnreadableError,
 )
 from shopper_analyze.delivered_markers import Identity, delivered_record_count
+from shopper_analyze.delivery import deliver
 from shopper_analyze.face_analysis import analysis_request
 from shopper_analyze.face_records import encode_record
-from shopper_analyze.image_keys import INCOMING_PREFIX, KeyLayoutError, parse_image_key
+from shopper_analyze.image_keys import INCOMING_PREFIX, ImageKey, KeyLayoutError, parse_image_key
+from shopper_analyze.image_rows import OUTCOME_QUARANTINED, image_id_for, image_row
 from shopper_analyze.s3_events import S3ObjectRef
 from shopper_analyze.s3_objects import head_object, move_object, quarantine_key
 from shopper_analyze.settings import DeviceInfo
@@ -33,6 +39,7 @@ from shopper_analyze.settings import DeviceInfo
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from mypy_boto3_dynamodb import DynamoDBClient  # type stubs only, never at runtime
+    from mypy_boto3_firehose import FirehoseClient
     from mypy_boto3_s3 import S3Client
 
     from shopper_analyze.metric_tally import MetricTally
@@ -40,6 +47,10 @@ if TYPE_CHECKING:
 KEY_NOT_IN_LAYOUT = "key-not-in-layout"
 UNKNOWN_DEVICE = "unknown-device"
 UNKNOWN_CAMERA = "unknown-camera"
+
+
+class ImageRowNotDeliveredError(RuntimeError):
+    """A quarantined image's row was not accepted by Firehose; the image stays in incoming/ for a retry."""
 
 
 @dataclass
@@ -51,6 +62,8 @@ class StagedImage:
     version_id: str | None
     identity: Identity
     blobs: list[bytes]
+    #: The image's row for the images table (None for content delivered before: its row went with it).
+    image_blob: bytes | None = None
     #: Records Firehose accepted for this content in an earlier invocation (its marker), else None.
     delivered_before: int | None = None
     #: Another upload of the same bytes was staged earlier in this batch: its records stand for both.
@@ -70,11 +83,16 @@ class ImageTriage:
     s3: S3Client
     #: Reads the delivered markers in the idempotency table.
     dynamodb: DynamoDBClient
+    #: Puts the rows of quarantined images (before they move).
+    firehose: FirehoseClient
+    images_stream_name: str
     analyze: StoredAnalysis
     archive_bucket: str
     idempotency_table: str
     device_registry: Mapping[str, DeviceInfo]
     logger: Logger
+    #: Waits between Firehose attempts for a rejected row.
+    retry_sleep: Callable[[float], None] = time.sleep
 
     def stage(self, obj: S3ObjectRef, message_id: str, tally: MetricTally) -> StagedImage | None:
         """Quarantine, skip or analyze one object; an image to deliver or archive comes back for settlement."""
@@ -92,14 +110,14 @@ class ImageTriage:
         device = self.device_registry.get(image_key.device_id)
         if device is None:
             detail = f"device {image_key.device_id!r} is not in the device registry"
-            self.quarantine(obj, UNKNOWN_DEVICE, detail, tally)
+            self.quarantine(obj, UNKNOWN_DEVICE, detail, tally, image_key=image_key)
             return None
         camera = device.cameras.get(image_key.camera_id)
         if camera is None:
             # A camera the config does not list for this device: its zone (and so
             # every figure about it) would be a guess.
             detail = f"camera {image_key.camera_id!r} is not registered for device {image_key.device_id!r}"
-            self.quarantine(obj, UNKNOWN_CAMERA, detail, tally)
+            self.quarantine(obj, UNKNOWN_CAMERA, detail, tally, image_key=image_key, device=device)
             return None
         # One HEAD before the analyzer: an image already moved (a duplicate event
         # after success) is not delivered again, and size limits are checked
@@ -108,12 +126,13 @@ class ImageTriage:
         if head is None:
             self.count_gone("object or version not found", tally)
             return None
+        placed = partial(self.quarantine, image_key=image_key, device=device, zone=camera.zone)
         if head.size == 0:
-            self.quarantine(obj, INVALID_IMAGE_FORMAT, "empty object", tally)
+            placed(obj, INVALID_IMAGE_FORMAT, "empty object", tally, version=obj.etag or head.etag)
             return None
         if head.size > MAX_S3_IMAGE_BYTES:
             detail = f"{head.size} bytes, the analyzer accepts {MAX_S3_IMAGE_BYTES}"
-            self.quarantine(obj, IMAGE_TOO_LARGE, detail, tally)
+            placed(obj, IMAGE_TOO_LARGE, detail, tally, version=obj.etag or head.etag)
             return None
         version_id = obj.version_id or head.version_id
         # Identity is the content (ETag = MD5 of a single-part PUT) before the
@@ -137,7 +156,7 @@ class ImageTriage:
         try:
             analysis = self.analyze(image=request, tally=tally)
         except ImageRejectedError as exc:
-            self.quarantine(obj, exc.reason, str(exc), tally)
+            placed(obj, exc.reason, str(exc), tally, version=version)
             return None
         except ImageUnreadableError as exc:
             if head_object(self.s3, bucket=obj.bucket, key=obj.key, version_id=version_id) is None:
@@ -146,10 +165,51 @@ class ImageTriage:
             raise RuntimeError(
                 "the analyzer cannot read an object that exists: check its encryption key and the function's role"
             ) from exc
-        return staged(blobs=[encode_record(record) for record in analysis["records"]])
+        row = analysis.get("image")  # absent only from analyses stored before image rows existed
+        return staged(
+            blobs=[encode_record(record) for record in analysis["records"]],
+            image_blob=None if row is None else encode_record(row),
+        )
 
-    def quarantine(self, obj: S3ObjectRef, reason: str, detail: str, tally: MetricTally) -> None:
-        """Move the object to quarantine/<reason>/ in the archive bucket, tagged with the reason."""
+    def quarantine(
+        self,
+        obj: S3ObjectRef,
+        reason: str,
+        detail: str,
+        tally: MetricTally,
+        *,
+        image_key: ImageKey | None = None,
+        device: DeviceInfo | None = None,
+        zone: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        """Put the image's row (outcome quarantined, the reason), then move it to quarantine/<reason>/.
+
+        The row goes first: if Firehose refuses it, the message fails and the
+        image stays in incoming/ for the retry, rather than sitting in
+        quarantine where no figure counts it.
+        """
+        row = image_row(
+            image_id=image_id_for(obj.bucket, obj.key, version or obj.etag or obj.version_id or ""),
+            key=obj.key,
+            processed_at=datetime.now(UTC),
+            outcome=OUTCOME_QUARANTINED,
+            quarantine_reason=reason,
+            device_id=None if image_key is None else image_key.device_id,
+            camera_id=None if image_key is None else image_key.camera_id,
+            zone=zone,
+            store_id=None if device is None else device.store_id,
+            time_zone=None if device is None else device.timezone,
+            captured_at=None if image_key is None else image_key.captured_at,
+        )
+        report = deliver(self.firehose, self.images_stream_name, [(0, encode_record(row))], sleep=self.retry_sleep)
+        tally.count("FirehoseCalls", report.calls)
+        if report.undelivered_owners:
+            raise ImageRowNotDeliveredError(
+                f"the row of an image to quarantine ({reason}) was refused by Firehose ({report.last_error});"
+                " the image stays in incoming/"
+            )
+        tally.count("ImageRowsDelivered")
         moved = move_object(
             self.s3,
             bucket=obj.bucket,
