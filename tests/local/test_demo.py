@@ -10,44 +10,69 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from contracts.schema import arrow_schema
+from contracts.schema import IMAGES_TABLE_NAME, arrow_schema
 from local.demo import main, run_demo
-from local.scenes import compose_day
+from local.scenes import OPENING_HOURS, compose_day
 
-DAY = dt.date(2026, 11, 20)
+# After the edge agent's build date: it holds stills dated earlier as a wrong clock.
+DAY = dt.date(2026, 11, 27)
+DAYS = 2
 ANALYZER = "local-blazeface+fer2013"
+FACE_RECORDS = "face records (sightings: one per face per still)"
+IMAGE_ROWS = "image rows (one per still analyzed or quarantined)"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("demo") / "out", frames_per_device=3, day=DAY)
+    return run_demo(tmp_path_factory.mktemp("demo") / "out", frames_per_device=2, day=DAY, days=DAYS)
 
 
-def faces_table(demo):
-    files = sorted(demo.curated_root.rglob("*.parquet"))
+def faces_table(demo, folder: str = "faces"):
+    files = sorted((demo.curated_root / folder).rglob("*.parquet"))
     assert files
     return files, [pq.read_table(f) for f in files]
 
 
 def test_every_capture_is_uploaded_analyzed_and_archived(demo):
     s = demo.summary
-    assert s["stills staged"] == 12  # 3 frames x 4 demo cameras
-    assert s["uploaded by the edge agents"] + s["skipped as near-duplicates (frame thinning)"] == 12
+    assert s["stills staged"] == 16  # 2 frames x 4 demo cameras x 2 days
+    assert s["uploaded by the edge agents"] + s["skipped as near-duplicates (frame thinning)"] == 16
     assert s["archived after analysis"] + s["quarantined"] == s["uploaded by the edge agents"]
     assert s["left in incoming/"] == 0
     assert s["analyzer"] == ANALYZER
+    # One row per still that reached the function, whatever became of it.
+    assert s[IMAGE_ROWS] == s["archived after analysis"] + s["quarantined"]
 
 
 def test_parquet_is_written_in_firehose_layout_with_the_schema(demo):
-    files, tables = faces_table(demo)
-    for path, table in zip(files, tables, strict=True):
-        relative = path.relative_to(demo.curated_root).parts
-        assert relative[0] == "faces"
-        assert relative[1].startswith("store_id=store-")
-        assert relative[2] == f"dt={DAY.isoformat()}"
-        assert table.schema.equals(arrow_schema()), path
-    rows = sum(t.num_rows for t in tables)
-    assert rows == demo.summary["face records"] > 0
+    days = {f"dt={(DAY - dt.timedelta(days=n)).isoformat()}" for n in range(DAYS)}
+    for folder, schema, count in (
+        ("faces", arrow_schema(), FACE_RECORDS),
+        ("images", arrow_schema(table=IMAGES_TABLE_NAME), IMAGE_ROWS),
+    ):
+        files, tables = faces_table(demo, folder)
+        for path, table in zip(files, tables, strict=True):
+            relative = path.relative_to(demo.curated_root).parts
+            assert relative[0] == folder
+            assert relative[1].startswith("store_id=store-")
+            assert relative[2] in days
+            assert table.schema.equals(schema), path
+        assert sum(t.num_rows for t in tables) == demo.summary[count] > 0
+
+
+def test_each_store_is_dated_by_its_own_clock(demo):
+    """Both stores open 08:00-20:00 on their own clocks, 9 hours apart (Los Angeles, Berlin)."""
+    opening, closing = (t.hour for t in OPENING_HOURS)
+    offsets = {}
+    for path in sorted((demo.curated_root / "images").rglob("*.parquet")):
+        store = path.parent.parent.name.removeprefix("store_id=")
+        day = path.parent.name.removeprefix("dt=")
+        for row in pq.read_table(path).to_pylist():
+            local = row["captured_at_local"]
+            assert opening <= local.hour < closing
+            assert local.date().isoformat() == day
+            offsets.setdefault(store, set()).add(round((local - row["captured_at"]).total_seconds() / 3600))
+    assert offsets == {"store-001": {-8}, "store-002": {1}}  # PST and CET in November
 
 
 def test_columns_the_local_analyzer_cannot_estimate_are_null(demo):
@@ -65,9 +90,11 @@ def test_query_answers_match_the_parquet_files(demo):
     share = {row["emotion"]: row["faces"] for row in demo.results["emotion_share"]}
     assert share == dict(emotions)
     assert sum(r["faces"] for r in demo.results["emotions_by_hour"]) == sum(emotions.values())
-    per_day = demo.results["visitors_per_day"]
-    assert {r["capture_day"] for r in per_day} == {DAY.isoformat()}
+    per_day = demo.results["faces_per_day"]
+    assert {r["capture_day"] for r in per_day} <= {(DAY - dt.timedelta(days=n)).isoformat() for n in range(DAYS)}
     assert sum(r["faces"] for r in per_day) == sum(emotions.values())
+    stills = demo.results["stills_per_camera_hour"]
+    assert sum(r["stills"] for r in stills) == demo.summary[IMAGE_ROWS]
 
 
 def test_report_is_one_self_contained_page_naming_the_analyzer_and_synthetic_images(demo):
