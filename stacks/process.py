@@ -73,13 +73,23 @@ LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
 #: The function's pinned dependencies, in the handler folder (not shipped with the code).
 REQUIREMENTS_FILE_NAME = "requirements.txt"
-#: Assumed DetectFaces calls one analysis thread makes per second (≥ 0.5 s per
-#: image end to end: DetectFaces, then its share of delivery and archiving).
-CALLS_PER_SECOND_PER_THREAD = 2
-#: The most analysis threads ``parallelism_for`` gives one invocation (boto3
-#: clients are thread-safe; more threads mostly wait on Rekognition's adaptive
-#: limiter). The function accepts more (its own validation ceiling) if set by hand.
-THREADS_PER_INVOCATION_CAP = 8
+#: The share of the DetectFaces budget one analysis thread stands for (calls/s):
+#: each execution environment paces its calls to ANALYZE_THREADS times this
+#: (DETECT_FACES_PER_SECOND_PER_THREAD in the function's shopper_analyze/clients.py;
+#: a test keeps the two equal). Half a call a second lets integer counts of
+#: invocations and threads add up to almost any budget exactly.
+CALLS_PER_SECOND_PER_THREAD = 0.5
+#: The fewest threads ``parallelism_for`` gives an invocation where the budget
+#: allows: 5 threads pace 2.5 calls/s, so a batch of 500 images is analyzed in
+#: 200 s and settled well inside the 300 s function timeout (the handler keeps
+#: its last 30 s for delivery).
+THREADS_PER_INVOCATION_MIN = 5
+#: The most analysis threads ``parallelism_for`` gives one invocation: the
+#: function's own ceiling (ANALYZE_THREADS_CEILING). boto3 clients are
+#: thread-safe; the threads mostly wait for their turn at DetectFaces, then
+#: settle the batch together. Up to 32, two invocations pace any budget up to
+#: 32/s exactly.
+THREADS_PER_INVOCATION_CAP = 32
 #: SQS event source mappings accept a maximum concurrency of 2..1000.
 _MIN_SQS_CONCURRENCY, _MAX_SQS_CONCURRENCY = 2, 1000
 #: Big batches are what keep PutRecordBatch calls ≤ 3 per 1,000 faces even
@@ -108,16 +118,29 @@ def queue_visibility_timeout_for(function_timeout: Duration) -> Duration:
 
 
 def parallelism_for(rekognition_tps: int) -> tuple[int, int]:
-    """(maximum concurrent invocations, analysis threads each) that keep DetectFaces near the budget.
+    """(maximum concurrent invocations, analysis threads each) whose paced calls add up to the budget.
 
-    Adaptive retries absorb the rest: the minimum of two concurrent
-    invocations SQS allows may exceed a budget of one or two requests/second.
+    Every invocation's environment paces DetectFaces to threads x
+    ``CALLS_PER_SECOND_PER_THREAD``, so invocations x threads x that rate is
+    what the deployment asks of Rekognition at most: as close to the budget
+    as whole numbers allow, never above it. Among the pairs that come
+    closest, the one with the most threads per invocation (fewer, faster
+    batches). Budgets under 5/s leave fewer than ``THREADS_PER_INVOCATION_MIN``
+    threads to each of the two invocations SQS requires at least: a full batch
+    then takes longer than the function timeout allows, and the handler hands
+    the images it could not start back to SQS.
     """
     if rekognition_tps < 1:
         raise ValueError("rekognition_tps must be at least 1")
-    streams = math.ceil(rekognition_tps / CALLS_PER_SECOND_PER_THREAD)
-    workers = max(_MIN_SQS_CONCURRENCY, min(_MAX_SQS_CONCURRENCY, math.ceil(streams / THREADS_PER_INVOCATION_CAP)))
-    threads = max(1, min(THREADS_PER_INVOCATION_CAP, math.ceil(streams / workers)))
+    streams = math.floor(rekognition_tps / CALLS_PER_SECOND_PER_THREAD)
+    fitting = [
+        (workers * threads, threads, workers)
+        for threads in range(THREADS_PER_INVOCATION_MIN, THREADS_PER_INVOCATION_CAP + 1)
+        if (workers := min(_MAX_SQS_CONCURRENCY, streams // threads)) >= _MIN_SQS_CONCURRENCY
+    ]
+    if not fitting:  # too small a budget for two invocations of the minimum threads each
+        return _MIN_SQS_CONCURRENCY, max(1, streams // _MIN_SQS_CONCURRENCY)
+    _, threads, workers = max(fitting)
     return workers, threads
 
 

@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from shopper_analyze.analyzers import RekognitionAnalyzer
 from shopper_analyze.batch_plan import plan_batch
-from shopper_analyze.clients import Clients
+from shopper_analyze.clients import DETECT_FACES_PER_SECOND_PER_THREAD, Clients, Clock, PacedAnalyzer
 from shopper_analyze.face_analysis import IDEMPOTENCY_KEY_JMESPATH, FaceAnalysis
 from shopper_analyze.face_records import FaceFloor
 from shopper_analyze.metric_tally import MetricTally
@@ -50,8 +50,11 @@ IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def aws_clients(settings: Settings) -> Clients:
-    """The deployed clients, with the retries and timeouts each service needs."""
+def aws_clients(settings: Settings, *, clock: Clock | None = None) -> Clients:
+    """The deployed clients, with the retries and timeouts each service needs.
+
+    ``clock`` is where the analyzer's pace waits (the system's unless a simulation gives its own).
+    """
     # Clients live for the execution environment and are shared by the analysis
     # threads (boto3 clients are thread-safe); each thread may hold a connection.
     # Timeouts bound a stuck call well inside the function timeout.
@@ -66,10 +69,15 @@ def aws_clients(settings: Settings) -> Clients:
         s3=client("s3", retry_mode="standard", attempts=5, read_timeout=10),
         firehose=client("firehose", retry_mode="standard", attempts=3, read_timeout=10),
         dynamodb=client("dynamodb", retry_mode="standard", attempts=3, read_timeout=5),
-        # Adaptive mode adds client-side rate limiting once Rekognition throttles: a
-        # throttled environment slows down (all its threads: the limiter is per client)
-        # instead of hammering the account's TPS quota.
-        analyzer=RekognitionAnalyzer(client("rekognition", retry_mode="adaptive", attempts=5, read_timeout=20)),
+        # Paced to this environment's share of the budget (see clients.py). Adaptive
+        # mode stays as the fallback: should the account's quota be shared or
+        # lowered, a throttled environment slows all its threads down (the limiter
+        # is per client) instead of hammering it.
+        analyzer=PacedAnalyzer(
+            RekognitionAnalyzer(client("rekognition", retry_mode="adaptive", attempts=5, read_timeout=20)),
+            calls_per_second=settings.analyze_threads * DETECT_FACES_PER_SECOND_PER_THREAD,
+            clock=clock,
+        ),
     )
 
 

@@ -110,13 +110,23 @@ def test_sqs_event_source_reports_partial_failures_and_caps_concurrency(process)
 
 
 @pytest.mark.parametrize(
-    ("tps", "workers", "threads"), [(1, 2, 1), (5, 2, 2), (20, 2, 5), (50, 4, 7), (5000, 313, 8), (1000, 63, 8)]
+    ("tps", "workers", "threads"),
+    [(1, 2, 1), (4, 2, 4), (5, 2, 5), (19, 2, 19), (20, 2, 20), (47, 3, 31), (50, 4, 25), (1000, 80, 25)],
 )
 def test_concurrency_and_threads_are_derived_from_the_rekognition_budget(tps, workers, threads):
     assert parallelism_for(tps) == (workers, threads)
-    streams = -(-tps // CALLS_PER_SECOND_PER_THREAD)  # parallel DetectFaces callers the budget allows
-    assert workers * threads >= streams  # the budget can be used
-    assert workers * threads < streams + workers  # at most one thread per worker over it
+    paced = workers * threads * CALLS_PER_SECOND_PER_THREAD  # what the environments' paces add up to
+    assert paced <= tps  # never more than the budget
+    assert paced >= 0.97 * tps  # and all of it that whole numbers allow
+
+
+@pytest.mark.parametrize("tps", range(5, 400))
+def test_every_budget_from_five_gets_invocations_that_settle_a_full_batch_in_time(tps):
+    workers, threads = parallelism_for(tps)
+    assert workers >= 2  # the least maximum concurrency SQS accepts
+    assert threads * CALLS_PER_SECOND_PER_THREAD >= 2.5  # 500 images in at most 200 s of the 300 s timeout
+    assert threads <= 32  # the function's ceiling (ANALYZE_THREADS)
+    assert 0.97 * tps <= workers * threads * CALLS_PER_SECOND_PER_THREAD <= tps
 
 
 def test_function_gets_its_thread_count_and_a_timeout_the_queue_covers(process):
