@@ -222,9 +222,13 @@ def run_demo(
     days: int = 7,
     config_path: Path = ROOT / "deployments.toml",
 ) -> DemoResult:
-    """``days`` days of stills ending with ``day`` (default today, UTC), ``frames_per_device`` a camera a day."""
+    """``days`` days of stills ending with ``day``, ``frames_per_device`` a camera a day.
+
+    ``day`` defaults to yesterday (UTC): every store's yesterday has closed,
+    so no still is dated in the future on any store's clock.
+    """
     started = time.perf_counter()
-    day = day or dt.datetime.now(dt.UTC).date()
+    day = day or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     week = demo_days(day, days)
     (deployment,) = [d for d in load_config(config_path).deployments if d.name == "demo"]
     if out.exists():
@@ -320,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--frames-per-device", type=int, default=8, help="synthetic stills per camera per day (default 8)"
     )
-    parser.add_argument("--days", type=int, default=7, help="days of synthetic stills, ending today (default 7)")
+    parser.add_argument("--days", type=int, default=7, help="days of synthetic stills, ending yesterday (default 7)")
     args = parser.parse_args(argv)
     if args.images is not None and not args.images.is_dir():
         parser.error(f"--images {args.images}: not a folder")
@@ -328,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--days {args.days}: give at least 1")
     result = run_demo(args.out.resolve(), images=args.images, frames_per_device=args.frames_per_device, days=args.days)
     say("")
+    width = max(map(len, result.summary))
     for name, value in result.summary.items():
-        say(f"  {name:<45} {value}")
+        say(f"  {name:<{width}} {value}")
     say(f"\nReport: {result.report}")
     return 0
 
