@@ -86,6 +86,10 @@ class VirtualClock:
         """Simulated epoch seconds (what ``time.time()`` would say)."""
         return self.epoch + self._now
 
+    def monotonic(self) -> float:
+        """What ``time.monotonic()`` would say (the analyze function's ``Clock``)."""
+        return self._now
+
     def in_simulation(self) -> bool:
         """Whether the calling thread is one the clock runs."""
         return bool(getattr(self._local, "simulated", False))
