@@ -1,8 +1,11 @@
 """Bytes each named query reads: Parquet as Firehose writes it vs. JSON lines.
 
-Generates a month (October 2026) of face records for 10 stores, at least
-1M faces, and writes them twice under a temp dir, partitioned the same way
-(``faces/store_id=<s>/dt=<d>/``):
+Generates a month (October 2026) of face records for 10 stores in four time
+zones, at least 1M faces, and the images table's rows of the same stills
+(one per still, with stills without faces and a few quarantined ones), and
+writes both tables three ways under a temp dir, partitioned the same way
+(``faces/store_id=<s>/dt=<d>/``, ``images/store_id=<s>/dt=<d>/``, ``dt`` the
+store-local date):
 
 * Parquet/SNAPPY, schema ``contracts.schema.arrow_schema()``, one object per
   partition per Firehose buffer interval (900 s, the maximum: at this
@@ -14,11 +17,15 @@ Generates a month (October 2026) of face records for 10 stores, at least
   compact, uncompressed.
 
 For each query in ``dashboards/queries`` (run as of 2026-10-31, so its
-30-day window selects 30 of the 31 days), the bytes Athena would read:
+30-day window selects 30 of the 31 days), the bytes Athena would read from
+the table it reads (``faces`` or ``images``):
 
 * Parquet: the compressed size of the column chunks of the columns the query
-  references, in the partitions its ``dt`` predicate selects (footers and
-  page indexes, a few KiB per object, are left out);
+  references, in the partitions its ``dt`` predicate selects; "+footers"
+  adds the selected objects' footers (a few KiB per object);
+* of which dedupe: the chunks of the id column (``record_id``, ``image_id``)
+  and ``processed_at``, which every query now reads to keep one row per id
+  (the queries before that read neither unless they needed them);
 * JSON: the whole size of the selected partitions' objects: a JSON SerDe
   cannot skip columns.
 
@@ -41,6 +48,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -53,9 +61,20 @@ sys.path.insert(0, str(ROOT))
 
 from bench.results import BenchRun, Figure  # noqa: E402
 from contracts.catalogue import CATALOGUE  # noqa: E402
-from contracts.schema import COLUMN_NAMES, EMOTIONS, PARTITION_KEYS, arrow_schema  # noqa: E402
+from contracts.schema import (  # noqa: E402
+    COLUMN_NAMES,
+    EMOTIONS,
+    IMAGES_TABLE_NAME,
+    OUTCOME_ANALYZED,
+    OUTCOME_QUARANTINED,
+    PARTITION_KEYS,
+    TABLE_NAME,
+    TABLES,
+    arrow_schema,
+)
+from dashboards.quicksight.dataset import DEDUPE_KEYS  # noqa: E402
 from dashboards.render import QUERIES_DIR  # noqa: E402
-from local.athena import connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
+from local.athena import TABLE_FOLDERS, connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
 from local.parquet_layout import partition_dir, write_partition  # noqa: E402
 
 MONTH_START = dt.date(2026, 10, 1)
@@ -77,8 +96,14 @@ EMOTION_WEIGHTS = {
     "disgusted": 3,
     "fear": 4,
 }
-# Share of a store-day's faces in each opening hour (08-21 UTC), peaks at noon and after work.
+# Share of a store-day's faces in each opening hour (08-21 local time), peaks at noon and after work.
 HOUR_WEIGHTS = {8: 3, 9: 5, 10: 7, 11: 9, 12: 11, 13: 10, 14: 8, 15: 8, 16: 9, 17: 11, 18: 10, 19: 6, 20: 3}
+#: The stores' time zones, in turn (October 2026 has the European DST change on the 25th).
+TIME_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles")
+#: Stills per still-with-faces that have nobody in them (motion without a face), and quarantined ones.
+EMPTY_STILLS_PER_STILL_WITH_FACES = 0.6
+QUARANTINED_SHARE = 0.01
+IMAGE_COLUMN_NAMES = tuple(c.name for c in TABLES[IMAGES_TABLE_NAME])
 
 
 def _f32(values: list[float]) -> list[float]:
@@ -87,14 +112,36 @@ def _f32(values: list[float]) -> list[float]:
     return array.array("f", values).tolist()
 
 
-def store_day_table(rng: random.Random, store: int, day: dt.date, faces: int) -> pa.Table:
-    """One store-day of face records, sorted by capture time, in the Parquet schema."""
-    store_id = f"store-{store:03d}"
+def store_day_tables(rng: random.Random, store: int, day: dt.date, faces: int) -> tuple[pa.Table, pa.Table]:
+    """One store-local day of face records and of image rows, sorted by capture time, in their Parquet schemas."""
+    zone_info = ZoneInfo(TIME_ZONES[store % len(TIME_ZONES)])
     zones = ZONES[: 2 + store % 4]
     hours = rng.choices(list(HOUR_WEIGHTS), weights=list(HOUR_WEIGHTS.values()), k=faces)
     emotions = rng.choices(list(EMOTION_WEIGHTS), weights=list(EMOTION_WEIGHTS.values()), k=faces)
-    base = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    base = dt.datetime.combine(day, dt.time(), tzinfo=zone_info)
     cols: dict[str, list] = {name: [] for name in COLUMN_NAMES}
+    images: dict[str, list] = {name: [] for name in IMAGE_COLUMN_NAMES}
+
+    def local_millis(utc_millis: int) -> int:
+        local = dt.datetime.fromtimestamp(utc_millis / 1000, dt.UTC).astimezone(zone_info)
+        return int(local.replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+    def add_image(key: str, device: str, zone: str, captured: int, kept: int | None) -> None:
+        images["image_id"].append(hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
+        images["image_key"].append(key)
+        images["device_id"].append(device)
+        images["camera_id"].append(zone)
+        images["zone"].append(zone)
+        images["captured_at"].append(captured)
+        images["captured_at_local"].append(local_millis(captured))
+        images["processed_at"].append(captured + rng.randrange(1_500, 30_000))
+        images["outcome"].append(OUTCOME_ANALYZED if kept is not None else OUTCOME_QUARANTINED)
+        images["quarantine_reason"].append(None if kept is not None else "invalid-image-format")
+        images["faces_detected"].append(kept)
+        images["faces_kept"].append(kept)
+        images["analyzer"].append("rekognition" if kept is not None else None)
+
+    # Local opening hours: timedelta arithmetic on an aware datetime is wall-clock arithmetic.
     moments = sorted(
         (int((base + dt.timedelta(hours=h)).timestamp() * 1000) + rng.randrange(3_600_000), e)
         for h, e in zip(hours, emotions, strict=True)
@@ -111,12 +158,20 @@ def store_day_table(rng: random.Random, store: int, day: dt.date, faces: int) ->
             digest = hashlib.blake2b(f"{device}{captured}".encode(), digest_size=6).hexdigest()
             image_key = f"incoming/{device}/{stamp:%Y/%m/%d}/{stamp:%Y%m%dT%H%M%S}{captured % 1000:03d}Z-{digest}.jpg"
             image_captured = captured
+            add_image(image_key, device, zone, captured, faces_in_image)
+            image_id = images["image_id"][-1]
+            while rng.random() < EMPTY_STILLS_PER_STILL_WITH_FACES / (1 + EMPTY_STILLS_PER_STILL_WITH_FACES):
+                empty_at = captured + rng.randrange(1, 60_000)
+                empty_key = f"{image_key[:-4]}-{empty_at}.jpg"
+                add_image(empty_key, device, zone, empty_at, None if rng.random() < QUARANTINED_SHARE else 0)
         cols["record_id"].append(hashlib.blake2b(f"{image_key}#{index_in_image}".encode(), digest_size=16).hexdigest())
         cols["image_key"].append(image_key)
         cols["device_id"].append(device)
         cols["camera_id"].append(zone)
         cols["zone"].append(zone)
         cols["captured_at"].append(image_captured)
+        cols["captured_at_local"].append(local_millis(image_captured))
+        cols["image_id"].append(image_id)
         cols["processed_at"].append(image_captured + rng.randrange(1_500, 30_000))
         cols["face_index"].append(index_in_image)
         cols["faces_in_image"].append(faces_in_image)
@@ -159,66 +214,95 @@ def store_day_table(rng: random.Random, store: int, day: dt.date, faces: int) ->
             cols[name].append(rng.uniform(low_, high_))
         cols["analyzer"].append("rekognition")
         index_in_image = (index_in_image + 1) % faces_in_image
-    schema = arrow_schema()
-    arrays = []
-    for field in schema:
-        values = cols[field.name]
-        if pa.types.is_floating(field.type):
-            values = _f32(values)
-        arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema).append_column("store_id", pa.array([store_id] * faces))
+
+    def table_of(columns: dict[str, list], table: str) -> pa.Table:
+        schema = arrow_schema(table=table)
+        arrays = []
+        for field in schema:
+            values = columns[field.name]
+            if pa.types.is_floating(field.type):
+                values = _f32(values)
+            arrays.append(pa.array(values, type=field.type))
+        return pa.Table.from_arrays(arrays, schema=schema).sort_by("captured_at")
+
+    return table_of(cols, TABLE_NAME), table_of(images, IMAGES_TABLE_NAME)
 
 
-def write_dataset(parquet_root: Path, compacted_root: Path, json_root: Path, seed: int = 20261031) -> tuple[int, int]:
-    """Write the month as Firehose delivers it, compacted, and as JSON; return (faces, Parquet objects)."""
+def _write_table(
+    con: duckdb.DuckDBPyConnection,
+    roots: tuple[Path, Path, Path],
+    table_name: str,
+    store_id: str,
+    day: dt.date,
+    data: pa.Table,
+    first_object: int,
+) -> int:
+    """One store-day of a table as Firehose delivers it, compacted, and as JSON lines; returns objects written."""
+    parquet_root, compacted_root, json_root = roots
+    objects = 0
+    # One object per buffer interval: what Firehose delivers per partition.
+    window = pc.divide(pc.cast(data["captured_at"], pa.int64()), BUFFER_SECONDS * 1000).to_pylist()
+    start = 0
+    for end in range(1, len(window) + 1):
+        if end == len(window) or window[end] != window[start]:
+            stamp = dt.datetime.fromtimestamp(window[start] * BUFFER_SECONDS, dt.UTC)
+            write_partition(
+                parquet_root,
+                store_id,
+                day.isoformat(),
+                data.slice(start, end - start),
+                object_name=f"{table_name}-stream-1-{stamp:%Y-%m-%d-%H-%M-%S}-{first_object + objects:08d}.parquet",
+                table_name=table_name,
+            )
+            objects += 1
+            start = end
+    # What a daily compaction job (or one buffer per day) would leave.
+    write_partition(compacted_root, store_id, day.isoformat(), data, table_name=table_name)
+    folder = partition_dir(json_root, store_id, day.isoformat(), table=table_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    con.register("part", data)
+    timestamps = ("captured_at", "captured_at_local", "processed_at")
+    select = ", ".join(f"epoch_ms(CAST({c} AS TIMESTAMP)) AS {c}" if c in timestamps else c for c in data.column_names)
+    con.execute(
+        f"COPY (SELECT {select}, '{store_id}' AS store_id, '{day.isoformat()}' AS dt FROM part) "
+        f"TO '{folder / f'{table_name}-stream-1.json'}' (FORMAT JSON)"
+    )
+    con.unregister("part")
+    return objects
+
+
+def write_dataset(
+    parquet_root: Path, compacted_root: Path, json_root: Path, seed: int = 20261031
+) -> tuple[int, int, int]:
+    """Write the month as Firehose delivers it, compacted, and as JSON; return (faces, stills, Parquet objects)."""
     rng = random.Random(seed)
     con = duckdb.connect()
-    total = objects = 0
+    faces_total = stills_total = objects = 0
     per_store_day = -(-MIN_FACES // (STORES * DAYS))  # ceil: the month has at least MIN_FACES
+    roots = (parquet_root, compacted_root, json_root)
     for store in range(1, STORES + 1):
         store_id = f"store-{store:03d}"
         for offset in range(DAYS):
             day = MONTH_START + dt.timedelta(days=offset)
             # Busier stores and weekends, never below the average.
             faces = per_store_day + 40 * store + (600 if day.weekday() >= 5 else 0)
-            table = store_day_table(rng, store, day, faces)
-            total += faces
-            data = table.drop_columns(["store_id"])
-            # One object per buffer interval: what Firehose delivers per partition.
-            window = pc.divide(pc.cast(data["captured_at"], pa.int64()), BUFFER_SECONDS * 1000).to_pylist()
-            start = 0
-            for end in range(1, len(window) + 1):
-                if end == len(window) or window[end] != window[start]:
-                    stamp = dt.datetime.fromtimestamp(window[start] * BUFFER_SECONDS, dt.UTC)
-                    write_partition(
-                        parquet_root,
-                        store_id,
-                        day.isoformat(),
-                        data.slice(start, end - start),
-                        object_name=f"faces-stream-1-{stamp:%Y-%m-%d-%H-%M-%S}-{objects:08d}.parquet",
-                    )
-                    objects += 1
-                    start = end
-            # What a daily compaction job (or one buffer per day) would leave.
-            write_partition(compacted_root, store_id, day.isoformat(), data)
-            folder = partition_dir(json_root, store_id, day.isoformat())
-            folder.mkdir(parents=True, exist_ok=True)
-            con.register("part", table)
-            select = ", ".join(
-                f"epoch_ms(CAST({c} AS TIMESTAMP)) AS {c}" if c in ("captured_at", "processed_at") else c
-                for c in COLUMN_NAMES
-            )
-            con.execute(
-                f"COPY (SELECT {select}, store_id, '{day.isoformat()}' AS dt FROM part) "
-                f"TO '{folder / 'faces-stream-1.json'}' (FORMAT JSON)"
-            )
-            con.unregister("part")
-    return total, objects
+            face_rows, image_rows = store_day_tables(rng, store, day, faces)
+            faces_total += faces
+            stills_total += image_rows.num_rows
+            for table_name, data in ((TABLE_NAME, face_rows), (IMAGES_TABLE_NAME, image_rows)):
+                objects += _write_table(con, roots, table_name, store_id, day, data, objects)
+    return faces_total, stills_total, objects
 
 
-def referenced_columns(sql: str) -> set[str]:
-    """Data columns (not partition keys) a query reads."""
-    return {c.name for c in parse_athena_sql(sql).find_all(exp.Column)} & set(COLUMN_NAMES)
+def read_table(sql: str) -> str:
+    """The one curated table a named query reads."""
+    (table,) = {t.name for t in parse_athena_sql(sql).find_all(exp.Table)} & set(TABLES)
+    return table
+
+
+def referenced_columns(sql: str, table: str = TABLE_NAME) -> set[str]:
+    """Data columns (not partition keys) of ``table`` a query reads."""
+    return {c.name for c in parse_athena_sql(sql).find_all(exp.Column)} & {c.name for c in TABLES[table]}
 
 
 def selected_partitions(sql: str, partitions: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -229,7 +313,7 @@ def selected_partitions(sql: str, partitions: list[tuple[str, str]]) -> set[tupl
     con.execute("CREATE TABLE partitions (store_id VARCHAR, dt VARCHAR)")
     con.executemany("INSERT INTO partitions VALUES (?, ?)", partitions)
     for table in tree.find_all(exp.Table):
-        if table.name != "faces":
+        if table.name not in TABLES:
             continue
         select = table.find_ancestor(exp.Select)
         where = select.args.get("where") if select else None
@@ -246,14 +330,14 @@ def selected_partitions(sql: str, partitions: list[tuple[str, str]]) -> set[tupl
     return kept
 
 
-def parquet_column_bytes(root: Path) -> dict[tuple[str, str], dict[str, int]]:
+def parquet_column_bytes(root: Path, table: str = TABLE_NAME) -> dict[tuple[str, str], dict[str, int]]:
     """(store_id, dt) → column → compressed bytes of its column chunks, over every object.
 
     The key ``""`` holds the rest of the objects' bytes (footers, magic):
     Athena reads those too, so they are reported beside the column chunks.
     """
     sizes: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for path in (root / "faces").glob("store_id=*/dt=*/*"):
+    for path in (root / TABLE_FOLDERS[table]).glob("store_id=*/dt=*/*"):
         key = (path.parent.parent.name.split("=", 1)[1], path.parent.name.split("=", 1)[1])
         meta = pq.ParquetFile(path).metadata
         chunks = 0
@@ -267,9 +351,9 @@ def parquet_column_bytes(root: Path) -> dict[tuple[str, str], dict[str, int]]:
     return sizes
 
 
-def json_bytes(root: Path) -> dict[tuple[str, str], int]:
+def json_bytes(root: Path, table: str = TABLE_NAME) -> dict[tuple[str, str], int]:
     sizes: dict[tuple[str, str], int] = defaultdict(int)
-    for path in (root / "faces").glob("store_id=*/dt=*/*"):
+    for path in (root / TABLE_FOLDERS[table]).glob("store_id=*/dt=*/*"):
         sizes[(path.parent.parent.name.split("=", 1)[1], path.parent.name.split("=", 1)[1])] += path.stat().st_size
     return sizes
 
@@ -290,6 +374,9 @@ def main() -> None:
         "as_of": AS_OF.isoformat(),
         "min_faces": MIN_FACES,
         "buffer_seconds": BUFFER_SECONDS,
+        "time_zones": list(TIME_ZONES),
+        "empty_stills_per_still_with_faces": EMPTY_STILLS_PER_STILL_WITH_FACES,
+        "quarantined_share": QUARANTINED_SHARE,
     }
     try:
         with BenchRun(__file__, parameters=parameters) as run:
@@ -302,62 +389,70 @@ def main() -> None:
 def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
     """Generate the data set under ``work``, then show and record each query's figures."""
     started = time.perf_counter()
-    total, objects = write_dataset(work / "parquet", work / "compacted", work / "json")
+    total, stills, objects = write_dataset(work / "parquet", work / "compacted", work / "json")
     generated = time.perf_counter() - started
-    column_sizes = parquet_column_bytes(work / "parquet")
-    compacted_sizes = parquet_column_bytes(work / "compacted")
-    json_sizes = json_bytes(work / "json")
-    partitions = sorted(json_sizes)
-    all_chunks = sum(v for c in column_sizes.values() for k, v in c.items() if k)
-    all_footers = sum(c[""] for c in column_sizes.values())
-    all_json = sum(json_sizes.values())
+    column_sizes = {t: parquet_column_bytes(work / "parquet", t) for t in TABLES}
+    compacted_sizes = {t: parquet_column_bytes(work / "compacted", t) for t in TABLES}
+    json_sizes = {t: json_bytes(work / "json", t) for t in TABLES}
+    partitions = sorted(json_sizes[TABLE_NAME])
     run.show(
-        f"{total:,} faces, {STORES} stores, {MONTH_START} .. {AS_OF} ({len(partitions)} partitions, "
-        f"{objects:,} Parquet objects, one per partition per {BUFFER_SECONDS} s buffer); "
-        f"generated in {generated:.0f} s",
+        f"{total:,} faces in {stills:,} stills, {STORES} stores in {len(TIME_ZONES)} time zones, "
+        f"{MONTH_START} .. {AS_OF} ({len(partitions)} partitions per table, {objects:,} Parquet objects, "
+        f"one per partition per {BUFFER_SECONDS} s buffer); generated in {generated:.0f} s",
         Figure("faces", total, "faces"),
+        Figure("stills", stills, "stills"),
         Figure("partitions", len(partitions), "partitions"),
         Figure("Parquet objects", objects, "objects"),
         Figure("data generation", generated, "s"),
     )
-    run.show(
-        f"whole month: Parquet column chunks {_mib(all_chunks)} (+ footers {_mib(all_footers)}), "
-        f"JSON lines {_mib(all_json)}",
-        Figure("whole month: Parquet column chunks", all_chunks / 2**20, "MiB"),
-        Figure("whole month: Parquet footers", all_footers / 2**20, "MiB"),
-        Figure("whole month: JSON lines", all_json / 2**20, "MiB"),
-    )
+    for table in TABLES:
+        chunks = sum(v for c in column_sizes[table].values() for k, v in c.items() if k)
+        footers = sum(c[""] for c in column_sizes[table].values())
+        whole_json = sum(json_sizes[table].values())
+        run.show(
+            f"whole month of {table}: Parquet column chunks {_mib(chunks)} (+ footers {_mib(footers)}), "
+            f"JSON lines {_mib(whole_json)}",
+            Figure(f"whole month: {table} Parquet column chunks", chunks / 2**20, "MiB"),
+            Figure(f"whole month: {table} Parquet footers", footers / 2**20, "MiB"),
+            Figure(f"whole month: {table} JSON lines", whole_json / 2**20, "MiB"),
+        )
     run.show(f"queries run as of {AS_OF} (window dt >= {AS_OF - dt.timedelta(days=29)})")
     run.show(
-        "ratio = JSON bytes / Parquet bytes. Parquet read = column chunks only; +footers adds the selected"
-        " objects' footers;\ncompacted = column chunks + footers if each partition were one object\n"
+        "ratio = JSON bytes / Parquet bytes. Parquet read = column chunks only; dedupe = the part of it that is"
+        " the id column and processed_at,\nread to keep one row per record_id / image_id; +footers adds the"
+        " selected objects' footers; compacted = column chunks + footers if each partition were one object\n"
     )
     header = (
-        f"{'query':<24} {'parts':>5} {'cols':>4} {'Parquet read':>13} {'JSON read':>13} {'ratio':>6}"
-        f" {'+footers':>10} {'ratio':>6} {'compacted':>10} {'ratio':>6} {'DuckDB':>7}"
+        f"{'query':<28} {'table':<6} {'parts':>5} {'cols':>4} {'Parquet read':>13} {'dedupe':>10}"
+        f" {'JSON read':>13} {'ratio':>6} {'+footers':>10} {'ratio':>6} {'compacted':>10} {'ratio':>6} {'DuckDB':>7}"
     )
     run.show(header)
     run.show("-" * len(header))
     con = connect(work / "parquet")
     for path in (QUERIES_DIR / query.sql_file for query in CATALOGUE.queries):
         sql = path.read_text(encoding="utf-8")
-        columns = referenced_columns(sql)
+        table = read_table(sql)
+        sizes, compacted_of, json_of = column_sizes[table], compacted_sizes[table], json_sizes[table]
+        columns = referenced_columns(sql, table)
         kept = selected_partitions(sql, partitions)
-        parquet = sum(column_sizes[p].get(c, 0) for p in kept for c in columns)
-        footers = sum(column_sizes[p][""] for p in kept)
-        compacted = sum(compacted_sizes[p].get(c, 0) for p in kept for c in [*columns, ""])
-        json_read = sum(json_sizes[p] for p in kept)
+        parquet = sum(sizes[p].get(c, 0) for p in kept for c in columns)
+        dedupe = sum(sizes[p].get(c, 0) for p in kept for c in (DEDUPE_KEYS[table], "processed_at") if c in columns)
+        footers = sum(sizes[p][""] for p in kept)
+        compacted = sum(compacted_of[p].get(c, 0) for p in kept for c in [*columns, ""])
+        json_read = sum(json_of[p] for p in kept)
         t0 = time.perf_counter()
         run_query(con, sql, today=AS_OF, source=path.name)
         elapsed = time.perf_counter() - t0
         query = path.stem
         run.show(
-            f"{query:<24} {len(kept):>5} {len(columns):>4} {_mib(parquet):>13} {_mib(json_read):>13}"
-            f" {json_read / parquet:>5.0f}x {_mib(parquet + footers):>10} {json_read / (parquet + footers):>5.0f}x"
-            f" {_mib(compacted):>10} {json_read / compacted:>5.0f}x {elapsed:>6.1f}s",
+            f"{query:<28} {table:<6} {len(kept):>5} {len(columns):>4} {_mib(parquet):>13} {_mib(dedupe):>10}"
+            f" {_mib(json_read):>13} {json_read / parquet:>5.0f}x {_mib(parquet + footers):>10}"
+            f" {json_read / (parquet + footers):>5.0f}x {_mib(compacted):>10} {json_read / compacted:>5.0f}x"
+            f" {elapsed:>6.1f}s",
             Figure(f"{query}: partitions read", len(kept), "partitions"),
             Figure(f"{query}: columns read", len(columns), "columns"),
             Figure(f"{query}: Parquet read", parquet / 2**20, "MiB"),
+            Figure(f"{query}: of which dedupe columns", dedupe / 2**20, "MiB"),
             Figure(f"{query}: JSON read", json_read / 2**20, "MiB"),
             Figure(f"{query}: JSON / Parquet", json_read / parquet, "x"),
             Figure(f"{query}: Parquet read + footers", (parquet + footers) / 2**20, "MiB"),
