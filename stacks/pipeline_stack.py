@@ -14,6 +14,7 @@ from constructs import Construct
 
 from contracts import outputs
 from stacks.analytics import AnalyticsTier
+from stacks.compaction import CompactionTier, firehose_buffering_interval
 from stacks.config import Deployment
 from stacks.ingest import IngestTier
 from stacks.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
@@ -35,13 +36,13 @@ CREDENTIALS_ENDPOINT_LOOKUP = "aws iot describe-endpoint --endpoint-type iot:Cre
 
 
 class PipelineStack(Stack):
-    """Composes IngestTier → ProcessTier → AnalyticsTier for one deployment.
+    """Composes IngestTier → ProcessTier → AnalyticsTier → CompactionTier for one deployment.
 
     With a QuickSight principal in the deployment it also grants QuickSight's
     service role (the deployment's ``quicksight_service_role``) what the dashboard's
     queries need (``QuickSightToAthena``).
 
-    Attributes: ``ingest``, ``analytics``, ``process``, ``quicksight_access``
+    Attributes: ``ingest``, ``analytics``, ``process``, ``compaction``, ``quicksight_access``
     (``None`` without a QuickSight principal).
     """
 
@@ -100,6 +101,16 @@ class PipelineStack(Stack):
             min_detection_confidence=deployment.min_detection_confidence,
             min_sharpness=deployment.min_sharpness,
             timeout=function_timeout,
+            removal_policy=removal_policy,
+        )
+        # Rewrites each closed store-day into one object; a day is closed once the
+        # slower stream's last flush for it is over.
+        self.compaction = CompactionTier(
+            self,
+            "Compaction",
+            curated_bucket=self.analytics.curated_bucket,
+            store_time_zones={store_id: store.timezone for store_id, store in deployment.stores.items()},
+            buffering_interval=firehose_buffering_interval(self.process.delivery_stream, self.process.images_stream),
             removal_policy=removal_policy,
         )
         self.quicksight_access: QuickSightToAthena | None = None

@@ -1,0 +1,1 @@
+"""Compaction of the curated tables' closed store-days (the logic behind ``app.handler``)."""
