@@ -40,6 +40,7 @@ def test_calls_from_many_threads_start_one_interval_apart():
     gaps = [later - earlier for earlier, later in zip(inner.started, inner.started[1:], strict=False)]
     assert gaps == pytest.approx([0.25] * 19)
     assert paced.name == "recording"
+    assert paced.unpaced is inner
 
 
 def test_an_idle_environment_saves_up_no_calls_for_a_burst():

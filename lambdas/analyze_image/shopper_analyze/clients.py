@@ -85,11 +85,17 @@ class PacedAnalyzer:
     def name(self) -> str:
         return self._analyzer.name
 
-    def detect_faces(self, *, bucket: str, key: str, version_id: str | None) -> list[dict[str, Any]]:
+    @property
+    def unpaced(self) -> FaceAnalyzer:
+        """The analyzer itself (a benchmark of the handler's own cost waits for no budget)."""
+        return self._analyzer
+
+    def detect_faces(self, *, bucket: str, key: str, version_id: str | None, **options: Any) -> list[dict[str, Any]]:
+        """The wrapped analyzer's answer; ``options`` (a privacy profile's ``attributes``) pass through."""
         with self._lock:
             now = self._clock.monotonic()
             slot = max(now, self._next_slot)
             self._next_slot = slot + self._interval
         if slot > now:
             self._clock.sleep(slot - now)
-        return self._analyzer.detect_faces(bucket=bucket, key=key, version_id=version_id)
+        return self._analyzer.detect_faces(bucket=bucket, key=key, version_id=version_id, **options)
