@@ -41,11 +41,29 @@ ENVIRONMENT_VARIABLES = (
 #: The registry's file name inside the code asset::
 #:
 #:     {"<device_id>": {"store_id": "<store>", "timezone": "<IANA zone>",
-#:                      "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
+#:                      "cameras": {"<camera_id>": {"zone": "<zone>",
+#:                                                  "attributes": ["age", ...],
+#:                                                  "keep_images": true}}}}
 REGISTRY_FILE_NAME = "device_registry.json"
-#: The fields of one device, and of one of its cameras.
+#: The fields of one device, and of one of its cameras. ``attributes`` and
+#: ``keep_images`` are the camera's privacy profile (the deployment's, with its
+#: store's and its own overrides applied); the stack always writes them.
 REGISTRY_FIELDS = ("store_id", "timezone", "cameras")
-CAMERA_FIELDS = ("zone",)
+CAMERA_FIELDS = ("zone", "attributes", "keep_images")
+
+#: The groups of face attributes a privacy profile turns on or off, each the
+#: record columns it fills (the function's copy, shopper_analyze.face_records,
+#: also knows which DetectFaces attributes to request for each):
+#:
+#: - ``emotions``: the eight emotion scores and the dominant emotion;
+#: - ``age``: the estimated age range;
+#: - ``gender``: the predicted gender and its confidence;
+#: - ``appearance``: smile, eyeglasses, sunglasses, beard, mustache, eyes and
+#:   mouth open, face occluded.
+#:
+#: Face position, size, head pose and image quality are always recorded: they
+#: say where a face was and how well it was seen, nothing about the person.
+ATTRIBUTE_GROUPS = ("age", "appearance", "emotions", "gender")
 
 SERVICE_NAME = "shopper-sentiment-analyze"
 METRICS_NAMESPACE = "ShopperSentiment"

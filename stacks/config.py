@@ -47,7 +47,7 @@ from pydantic import (
 )
 
 from contracts import identifiers
-from contracts.analyze_function import DEFAULT_MIN_DETECTION_CONFIDENCE, DEFAULT_MIN_SHARPNESS
+from contracts.analyze_function import ATTRIBUTE_GROUPS, DEFAULT_MIN_DETECTION_CONFIDENCE, DEFAULT_MIN_SHARPNESS
 
 ANY_REGION = "any"
 #: The partitions a deployment may name a region of.
@@ -63,6 +63,17 @@ CLOUDFORMATION_RESOURCES_PER_STACK = 500
 #: test fails if the stack grows into that margin. A larger fleet is split
 #: into several deployments (by store or by region).
 MAX_DEVICES_PER_DEPLOYMENT = 400
+
+#: SQS keeps a message at most 14 days (from when it was first sent, also in
+#: the dead-letter queue): the incoming queue's retention.
+QUEUE_RETENTION_DAYS = 14
+#: Defaults of a deployment's lifetimes (docs/privacy.md lists each, with its field).
+DEFAULT_INCOMING_RETENTION_DAYS = QUEUE_RETENTION_DAYS + 1
+DEFAULT_QUARANTINE_RETENTION_DAYS = 30
+#: A year plus the same week last year to compare with.
+DEFAULT_CURATED_RETENTION_DAYS = 400
+DEFAULT_ERROR_RETENTION_DAYS = 30
+DEFAULT_QUERY_RESULTS_RETENTION_DAYS = 30
 
 
 class ConfigError(ValueError):
@@ -163,10 +174,52 @@ def _device_clash(first: tuple[str, str], second: tuple[str, str], owner: str, w
     )
 
 
+class PrivacyOverride(_Strict):
+    """Some fields of a privacy profile, overriding the deployment's (for a store) or the store's (for a camera).
+
+    A field left out keeps what the level above says.
+    """
+
+    emotions: bool | None = None
+    age: bool | None = None
+    gender: bool | None = None
+    appearance: bool | None = None
+    keep_images: bool | None = None
+
+
+class PrivacyProfile(_Strict):
+    """Which face attributes are collected, and whether images are kept once their records are delivered.
+
+    ``emotions``, ``age``, ``gender``, ``appearance``: the attribute groups of
+    contracts/analyze_function.py ATTRIBUTE_GROUPS; one that is off is never
+    requested from Rekognition and its columns stay null. ``keep_images =
+    false`` deletes an image as soon as its records are delivered instead of
+    archiving it (an image whose delivery fails stays in incoming/ for the retry).
+    Turn ``emotions`` off for every camera that sees employees at work.
+    """
+
+    emotions: bool = True
+    age: bool = True
+    gender: bool = True
+    appearance: bool = True
+    keep_images: bool = True
+
+    def overridden(self, override: PrivacyOverride | None) -> PrivacyProfile:
+        if override is None:
+            return self
+        return self.model_copy(update=override.model_dump(exclude_none=True))
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attribute groups collected, in ATTRIBUTE_GROUPS order."""
+        return tuple(group for group in ATTRIBUTE_GROUPS if getattr(self, group))
+
+
 class Camera(_Strict):
-    """What one camera of a device watches."""
+    """What one camera of a device watches, and how its privacy profile differs from its store's."""
 
     zone: Label
+    privacy: PrivacyOverride | None = None
 
 
 class Device(_Strict):
@@ -183,6 +236,8 @@ class Device(_Strict):
         if not isinstance(data, dict):
             return data
         short = {"camera_id", "zone"} & data.keys()
+        if "privacy" in data and not short:
+            raise ValueError("privacy belongs to a camera: give it in the camera's table, not the device's")
         if short and "cameras" in data:
             raise ValueError("give either a cameras table or camera_id and zone (the one-camera short form), not both")
         if not short:
@@ -195,8 +250,9 @@ class Device(_Strict):
         camera_id = data["camera_id"]
         if not isinstance(camera_id, str):
             raise ValueError(f"camera_id must be a string (got {camera_id!r})")
-        rest = {key: value for key, value in data.items() if key not in short}
-        return {**rest, "cameras": {camera_id: {"zone": data["zone"]}}}
+        camera = {"zone": data["zone"], **({"privacy": data["privacy"]} if "privacy" in data else {})}
+        rest = {key: value for key, value in data.items() if key not in (*short, "privacy")}
+        return {**rest, "cameras": {camera_id: camera}}
 
     @field_validator("cameras")
     @classmethod
@@ -234,6 +290,8 @@ class Store(_Strict):
     timezone: TimeZoneName
     # Store ids cannot differ only in case: their alphabet is lower-case.
     devices: dict[DeviceId, Device] = Field(min_length=1)
+    #: Overrides of the deployment's privacy profile for every camera of this store.
+    privacy: PrivacyOverride | None = None
 
 
 class Deployment(_Strict):
@@ -258,6 +316,31 @@ class Deployment(_Strict):
     dashboard_lookback_days: int = Field(default=90, ge=1, le=3650)
     #: Athena stops a query that would scan more than this.
     athena_bytes_scanned_cutoff_mb: int = Field(default=10_240, ge=10)
+    #: What is collected per camera unless a store or camera overrides it (docs/privacy.md).
+    privacy: PrivacyProfile = PrivacyProfile()
+    #: Lifetimes (docs/privacy.md). ``retention_days`` above is the archive's (analyzed images).
+    #: Images still in incoming/ (never analyzed): they must outlive every message naming
+    #: them (the queue's 14 days), or a redriven message would find its image gone.
+    incoming_retention_days: int = Field(default=DEFAULT_INCOMING_RETENTION_DAYS, ge=QUEUE_RETENTION_DAYS + 1, le=3650)
+    #: Images that can never be analyzed, kept under quarantine/ for an operator to inspect.
+    quarantine_retention_days: int = Field(default=DEFAULT_QUARANTINE_RETENTION_DAYS, ge=1, le=3650)
+    #: Face and image rows (Parquet under faces/ and images/ of the curated bucket).
+    curated_retention_days: int = Field(default=DEFAULT_CURATED_RETENTION_DAYS, ge=1, le=3650)
+    #: Records Firehose could not convert (under errors/ of the curated bucket): they hold face attributes too.
+    error_retention_days: int = Field(default=DEFAULT_ERROR_RETENTION_DAYS, ge=1, le=3650)
+    #: Athena query results (they may hold rows of the faces table).
+    query_results_retention_days: int = Field(default=DEFAULT_QUERY_RESULTS_RETENTION_DAYS, ge=1, le=3650)
+
+    @field_validator("curated_retention_days")
+    @classmethod
+    def _rows_outlive_the_dashboard_window(cls, days: int, info: ValidationInfo) -> int:
+        lookback = info.data.get("dashboard_lookback_days")
+        if isinstance(lookback, int) and days < lookback:
+            raise ValueError(
+                f"curated_retention_days ({days}) is shorter than dashboard_lookback_days ({lookback}): the"
+                " dashboard would read days whose rows are gone; raise it or shorten the lookback"
+            )
+        return days
 
     @field_validator("account")
     @classmethod
@@ -313,21 +396,31 @@ class Deployment(_Strict):
     def is_environment_agnostic(self) -> bool:
         return self.region == ANY_REGION
 
+    def camera_privacy(self, store_id: str, device_id: str, camera_id: str) -> PrivacyProfile:
+        """The deployment's profile with the store's overrides, then the camera's."""
+        store = self.stores[store_id]
+        camera = store.devices[device_id].cameras[camera_id]
+        return self.privacy.overridden(store.privacy).overridden(camera.privacy)
+
     def device_registry(self) -> dict[str, dict[str, Any]]:
         """What the analyzer needs per image, keyed by device id (sorted by store, device, camera)::
 
         {"<device_id>": {"store_id": "<store>", "timezone": "<IANA zone>",
-                         "cameras": {"<camera_id>": {"zone": "<zone>"}}}}
+                         "cameras": {"<camera_id>": {"zone": "<zone>", "attributes": [...], "keep_images": true}}}}
         """
-        return {
-            device_id: {
-                "store_id": store_id,
-                "timezone": store.timezone,
-                "cameras": {camera_id: {"zone": camera.zone} for camera_id, camera in sorted(device.cameras.items())},
-            }
-            for store_id, store in sorted(self.stores.items())
-            for device_id, device in sorted(store.devices.items())
-        }
+        registry: dict[str, dict[str, Any]] = {}
+        for store_id, store in sorted(self.stores.items()):
+            for device_id, device in sorted(store.devices.items()):
+                cameras = {}
+                for camera_id, camera in sorted(device.cameras.items()):
+                    profile = self.camera_privacy(store_id, device_id, camera_id)
+                    cameras[camera_id] = {
+                        "zone": camera.zone,
+                        "attributes": list(profile.attributes),
+                        "keep_images": profile.keep_images,
+                    }
+                registry[device_id] = {"store_id": store_id, "timezone": store.timezone, "cameras": cameras}
+        return registry
 
 
 class PipelineConfig(_Strict):

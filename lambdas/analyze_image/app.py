@@ -16,6 +16,7 @@ in ``shopper_analyze``. One invocation runs in two phases:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -48,6 +49,17 @@ from shopper_analyze.triage import ImageTriage
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+#: The SDK's loggers, held at INFO whatever the function's log level: at DEBUG
+#: botocore logs every request and response body, which here are face
+#: attributes (DetectFaces answers, PutRecordBatch records) and stored analyses.
+SDK_LOGGERS = ("boto3", "botocore", "urllib3")
+
+
+def keep_sdk_logs_free_of_payloads() -> None:
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def aws_clients(settings: Settings, *, clock: Clock | None = None) -> Clients:
@@ -112,6 +124,7 @@ def create_handler(
     ``thread_pool`` makes each invocation's pool of analysis threads; a
     simulation passes one whose threads wait in simulated time.
     """
+    keep_sdk_logs_free_of_payloads()
     logger = Logger()
     metrics = Metrics()
     # Every failure, even of the whole batch, is reported per message: one code path.

@@ -238,9 +238,26 @@ def test_synthesized_registry_file_has_the_contract_fields(synthesized_function,
         assert set(entry) == set(analyze_function.REGISTRY_FIELDS)
         assert all(set(camera) == set(analyze_function.CAMERA_FIELDS) for camera in entry["cameras"].values())
     loaded = settings.parse_device_registry(registry_file.read_text(encoding="utf-8"))
-    assert {device: {c: vars(info) for c, info in d.cameras.items()} for device, d in loaded.items()} == {
-        device: entry["cameras"] for device, entry in raw.items()
+    as_written = {
+        device: {c: {**vars(info), "attributes": sorted(info.attributes)} for c, info in d.cameras.items()}
+        for device, d in loaded.items()
     }
+    assert as_written == {device: entry["cameras"] for device, entry in raw.items()}
+
+
+def test_function_knows_the_contract_attribute_groups_and_camera_fields():
+    assert settings.ATTRIBUTE_GROUPS == analyze_function.ATTRIBUTE_GROUPS
+    assert set(face_records.ATTRIBUTE_COLUMNS) == set(analyze_function.ATTRIBUTE_GROUPS)
+    assert settings._CAMERA_FIELDS == analyze_function.CAMERA_FIELDS
+
+
+def test_a_camera_without_a_profile_gets_the_deployment_default_profile(demo_config):
+    (camera,) = settings.parse_device_registry(
+        '{"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c": {"zone": "z"}}}}'
+    )["pi-1"].cameras.values()
+    default = type(demo_config.deployments[0]).model_fields["privacy"].default
+    assert sorted(camera.attributes) == list(default.attributes)
+    assert camera.keep_images is default.keep_images
 
 
 def test_function_defaults_are_the_deployment_defaults(demo_config):

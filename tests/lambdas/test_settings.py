@@ -146,7 +146,7 @@ def test_invalid_floor_is_refused_with_a_message_naming_it(code_dir, overrides, 
         ),
         (
             json.dumps({"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c": {"zone": "z", "x": 1}}}}),
-            "camera 'c' must have exactly the keys zone",
+            "camera 'c' must have the key zone and may have only zone, attributes, keep_images",
         ),
         (
             json.dumps({"pi-1": {"store_id": "s", "timezone": "UTC", "cameras": {"c": {"zone": ""}}}}),

@@ -101,13 +101,22 @@ def test_device_registry_gives_each_device_its_store_and_its_cameras_zones():
 
     (deployment,) = parse_config(with_change(shuffled)).deployments
     registry = deployment.device_registry()
+    everything = {"attributes": ["age", "appearance", "emotions", "gender"], "keep_images": True}
     assert registry == {
-        "pi-1": {"store_id": "store-1", "timezone": "America/Los_Angeles", "cameras": {"x": {"zone": "y"}}},
-        "pi-9": {"store_id": "store-1", "timezone": "America/Los_Angeles", "cameras": {"door": {"zone": "entrance"}}},
+        "pi-1": {
+            "store_id": "store-1",
+            "timezone": "America/Los_Angeles",
+            "cameras": {"x": {"zone": "y", **everything}},
+        },
+        "pi-9": {
+            "store_id": "store-1",
+            "timezone": "America/Los_Angeles",
+            "cameras": {"door": {"zone": "entrance", **everything}},
+        },
         "pi-2": {
             "store_id": "store-2",
             "timezone": "Europe/Berlin",
-            "cameras": {"door": {"zone": "entrance"}, "till": {"zone": "checkout"}},
+            "cameras": {"door": {"zone": "entrance", **everything}, "till": {"zone": "checkout", **everything}},
         },
     }
     # Sorted by store, device and camera, whatever the order of the file: the

@@ -7,6 +7,7 @@ builder only needs the list and the analyzer's name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -39,7 +40,12 @@ class FaceAnalyzer(Protocol):
     name: str
 
     def detect_faces(self, *, bucket: str, key: str, version_id: str | None) -> list[dict[str, Any]]:
-        """DetectFaces-shaped ``FaceDetails`` (all attributes) for the object."""
+        """DetectFaces-shaped ``FaceDetails`` (all attributes) for the object.
+
+        An analyzer that can leave attributes out also accepts
+        ``attributes=`` (DetectFaces ``Attributes`` values); it is passed only
+        when a camera's privacy profile turns some attributes off.
+        """
         ...
 
 
@@ -58,12 +64,15 @@ class RekognitionAnalyzer:
     def __init__(self, client: RekognitionClient) -> None:
         self._client = client
 
-    def detect_faces(self, *, bucket: str, key: str, version_id: str | None) -> list[dict[str, Any]]:
+    def detect_faces(
+        self, *, bucket: str, key: str, version_id: str | None, attributes: Sequence[str] = ("ALL",)
+    ) -> list[dict[str, Any]]:
         s3_object: dict[str, str] = {"Bucket": bucket, "Name": key}
         if version_id:
             s3_object["Version"] = version_id  # analyze exactly the version the event named
         try:
-            response = self._client.detect_faces(Image={"S3Object": s3_object}, Attributes=["ALL"])
+            # Attributes a camera's privacy profile turns off are not even estimated.
+            response = self._client.detect_faces(Image={"S3Object": s3_object}, Attributes=list(attributes))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _REJECTED:

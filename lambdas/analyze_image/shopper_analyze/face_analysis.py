@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shopper_analyze.face_records import FaceFloor, ImageContext, epoch_millis, face_records_from, from_epoch_millis
+from shopper_analyze.face_records import (
+    ATTRIBUTE_COLUMNS,
+    FaceFloor,
+    ImageContext,
+    detect_faces_attributes,
+    epoch_millis,
+    face_records_from,
+    from_epoch_millis,
+)
 from shopper_analyze.image_rows import OUTCOME_ANALYZED, image_row
 from shopper_analyze.metric_tally import milliseconds_since
 
@@ -55,6 +63,8 @@ def analysis_request(
         "zone": camera.zone,
         "captured_at_ms": epoch_millis(image_key.captured_at),
         "timezone": device.timezone,
+        # The camera's privacy profile: what may be asked of the analyzer and written.
+        "attributes": sorted(camera.attributes),
     }
 
 
@@ -79,12 +89,24 @@ class FaceAnalysis:
             captured_at=from_epoch_millis(image["captured_at_ms"]),
             time_zone=image["timezone"],
         )
+        collected = frozenset(image.get("attributes", ATTRIBUTE_COLUMNS))
+        requested = detect_faces_attributes(collected)
+        # Only a restricted profile passes the attributes: an analyzer that
+        # estimates everything it can (the local one) need not know the argument.
+        restricted = {} if requested == ["ALL"] else {"attributes": requested}
         started = time.perf_counter()
-        faces = self.analyzer.detect_faces(bucket=image["bucket"], key=image["key"], version_id=image["version_id"])
+        faces = self.analyzer.detect_faces(
+            bucket=image["bucket"], key=image["key"], version_id=image["version_id"], **restricted
+        )
         analyzer_ms = milliseconds_since(started)
         processed_at = datetime.now(UTC)
         result = face_records_from(
-            faces, image=context, analyzer=self.analyzer.name, processed_at=processed_at, floor=self.floor
+            faces,
+            image=context,
+            analyzer=self.analyzer.name,
+            processed_at=processed_at,
+            floor=self.floor,
+            collected=collected,
         )
         tally.count("ImagesAnalyzed")
         tally.count("FacesDetected", result.faces_detected)

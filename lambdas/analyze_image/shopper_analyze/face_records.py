@@ -73,6 +73,49 @@ _FLAGS = {
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+#: The record columns of each attribute group a privacy profile can turn off
+#: (settings.ATTRIBUTE_GROUPS); an off group's columns are written as null.
+ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "age": ("age_low", "age_high"),
+    "appearance": tuple(_FLAGS),
+    "emotions": ("dominant_emotion", "dominant_emotion_confidence", *(f"emotion_{e}" for e in EMOTIONS)),
+    "gender": ("gender", "gender_confidence"),
+}
+#: The DetectFaces ``Attributes`` values that return each group (the API lets a caller choose them).
+DETECT_FACES_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "age": ("AGE_RANGE",),
+    "appearance": (
+        "SMILE",
+        "EYEGLASSES",
+        "SUNGLASSES",
+        "BEARD",
+        "MUSTACHE",
+        "EYES_OPEN",
+        "MOUTH_OPEN",
+        "FACE_OCCLUDED",
+    ),
+    "emotions": ("EMOTIONS",),
+    "gender": ("GENDER",),
+}
+
+
+def detect_faces_attributes(collected: frozenset[str] | set[str]) -> list[str]:
+    """The ``Attributes`` of a DetectFaces request for these attribute groups.
+
+    Everything collected: ``["ALL"]``. Otherwise ``DEFAULT`` (bounding box,
+    confidence, pose, quality, landmarks: always returned) and only the
+    groups that are on, so an attribute that is off is never estimated.
+    """
+    if set(ATTRIBUTE_COLUMNS) <= set(collected):
+        return ["ALL"]
+    return ["DEFAULT", *(name for group in sorted(collected) for name in DETECT_FACES_ATTRIBUTES[group])]
+
+
+def withhold_attributes(record: Mapping[str, Any], collected: frozenset[str] | set[str]) -> dict[str, Any]:
+    """The record with every column of the groups not collected set to null."""
+    withheld = {column for group, columns in ATTRIBUTE_COLUMNS.items() if group not in collected for column in columns}
+    return {key: None if key in withheld else value for key, value in record.items()}
+
 
 @dataclass(frozen=True)
 class ImageContext:
@@ -217,17 +260,24 @@ def face_records_from(
     analyzer: str,
     processed_at: datetime,
     floor: FaceFloor,
+    collected: frozenset[str] | set[str] = frozenset(ATTRIBUTE_COLUMNS),
 ) -> FaceRecords:
-    """Records for the faces that clear the floor, indexed 0..n-1 in the analyzer's order."""
+    """Records for the faces that clear the floor, indexed 0..n-1 in the analyzer's order.
+
+    Columns of attribute groups not ``collected`` are null whatever the analyzer returned.
+    """
     kept = [face for face in face_details if _is_kept(face, floor)]
     records = [
-        face_record(
-            face,
-            image=image,
-            face_index=index,
-            faces_in_image=len(kept),
-            analyzer=analyzer,
-            processed_at=processed_at,
+        withhold_attributes(
+            face_record(
+                face,
+                image=image,
+                face_index=index,
+                faces_in_image=len(kept),
+                analyzer=analyzer,
+                processed_at=processed_at,
+            ),
+            collected,
         )
         for index, face in enumerate(kept)
     ]

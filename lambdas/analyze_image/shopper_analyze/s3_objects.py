@@ -82,3 +82,11 @@ def move_object(
     # Deleting the exact version removes the image; without one this deletes the key.
     client.delete_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
     return True
+
+
+def delete_image(client: S3Client, *, bucket: str, key: str, version_id: str | None) -> None:
+    """Delete the image for good: its exact version (no delete marker, nothing left to recover), else the key.
+
+    Deleting what is already gone succeeds, so a retried settlement finds its work done.
+    """
+    client.delete_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))

@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 _REGISTRY_FIELDS = ("store_id", "timezone", "cameras")
-_CAMERA_FIELDS = ("zone",)
+_CAMERA_FIELDS = ("zone", "attributes", "keep_images")
+#: The attribute groups a privacy profile turns on or off (contracts/analyze_function.py ATTRIBUTE_GROUPS).
+ATTRIBUTE_GROUPS = ("age", "appearance", "emotions", "gender")
 
 # The environment variables the function reads (the CDK stack sets them).
 FIREHOSE_STREAM_NAME = "FIREHOSE_STREAM_NAME"
@@ -67,9 +69,13 @@ class ConfigurationError(RuntimeError):
 
 @dataclass(frozen=True)
 class CameraInfo:
-    """What one camera of a device watches."""
+    """What one camera of a device watches, and its privacy profile."""
 
     zone: str
+    #: The attribute groups collected for this camera's faces (ATTRIBUTE_GROUPS); the others stay null.
+    attributes: frozenset[str] = frozenset(ATTRIBUTE_GROUPS)
+    #: False: an image is deleted once its records are delivered, not archived.
+    keep_images: bool = True
 
 
 @dataclass(frozen=True)
@@ -164,12 +170,37 @@ def _device(device_id: str, entry: object, source: str) -> DeviceInfo:
         where = f"{source}: device {device_id!r} camera {camera_id!r}"
         if not _LABEL.fullmatch(camera_id):
             raise ConfigurationError(f"{where} is not a valid camera id")
-        if not isinstance(camera, dict) or set(camera) != set(_CAMERA_FIELDS):
-            raise ConfigurationError(f"{where} must have exactly the keys {', '.join(_CAMERA_FIELDS)}")
+        # The stack writes every field; a registry of zones only (tests, the local
+        # pipeline) collects everything and keeps images, the config's defaults.
+        if not isinstance(camera, dict) or "zone" not in camera or not set(camera) <= set(_CAMERA_FIELDS):
+            raise ConfigurationError(
+                f"{where} must have the key zone and may have only {', '.join(_CAMERA_FIELDS)}"
+            )
         if not isinstance(camera["zone"], str) or not camera["zone"]:
             raise ConfigurationError(f"{where} has an empty or non-string zone")
-        parsed[camera_id] = CameraInfo(zone=camera["zone"])
+        parsed[camera_id] = CameraInfo(
+            zone=camera["zone"],
+            attributes=_attributes(camera.get("attributes", list(ATTRIBUTE_GROUPS)), where),
+            keep_images=_keep_images(camera.get("keep_images", True), where),
+        )
     return DeviceInfo(store_id=store_id, timezone=time_zone, cameras=parsed)
+
+
+def _attributes(value: object, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(group, str) for group in value):
+        raise ConfigurationError(f"{where}: attributes must be a list of names out of {', '.join(ATTRIBUTE_GROUPS)}")
+    unknown = sorted(set(value) - set(ATTRIBUTE_GROUPS))
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: attributes {unknown[0]!r} is not an attribute group ({', '.join(ATTRIBUTE_GROUPS)})"
+        )
+    return frozenset(value)
+
+
+def _keep_images(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{where}: keep_images must be true or false, not {value!r}")
+    return value
 
 
 def _device_registry(environ: Mapping[str, str], base_dir: Path) -> dict[str, DeviceInfo]:

@@ -8,7 +8,9 @@ reported back as failed and its image stays in incoming/.
 
 The image is archived only after its records are in Firehose, so a failed
 write never loses an image; the marker keeps a later redelivery of the same
-content from writing the records again.
+content from writing the records again. A camera whose privacy profile says
+``keep_images = false`` has its image deleted at that point instead of
+archived (and kept in incoming/ for the retry when delivery fails).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shopper_analyze.delivered_markers import mark_delivered
 from shopper_analyze.delivery import DeliveryReport, deliver
 from shopper_analyze.metric_tally import milliseconds_since
-from shopper_analyze.s3_objects import move_object
+from shopper_analyze.s3_objects import delete_image, move_object
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -179,15 +181,19 @@ class Settlement:
     def _archive(self, image: StagedImage, *, tally: MetricTally) -> Exception | None:
         self.logger.thread_safe_append_keys(correlation_id=image.message_id, image_key=image.source.key)
         started = time.perf_counter()
+        moved = False
         try:
-            moved = move_object(
-                self.s3,
-                bucket=image.source.bucket,
-                key=image.source.key,
-                version_id=image.version_id,
-                target_bucket=self.archive_bucket,
-                target_key=image.source.key,
-            )
+            if image.keep_image:
+                moved = move_object(
+                    self.s3,
+                    bucket=image.source.bucket,
+                    key=image.source.key,
+                    version_id=image.version_id,
+                    target_bucket=self.archive_bucket,
+                    target_key=image.source.key,
+                )
+            else:
+                delete_image(self.s3, bucket=image.source.bucket, key=image.source.key, version_id=image.version_id)
         except (ClientError, BotoCoreError) as exc:
             self.logger.exception("archiving failed; the message will be retried")
             return exc
@@ -195,8 +201,12 @@ class Settlement:
             if not image.blobs and image.delivered_before is None and not image.same_content_as_earlier:
                 tally.count("ImagesWithoutFaces")
             tally.count("ImagesProcessed")
+            if not image.keep_image:
+                tally.count("ImagesDeletedAfterDelivery")
             self.logger.info(
-                "image archived" if moved else "image already archived",
+                ("image archived" if moved else "image already archived")
+                if image.keep_image
+                else "image deleted after delivery (keep_images is off for its camera)",
                 extra={
                     "faces": len(image.blobs) or image.delivered_before or 0,
                     "archive_ms": milliseconds_since(started),

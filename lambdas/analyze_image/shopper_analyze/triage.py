@@ -29,7 +29,7 @@ from shopper_analyze.analyzers import (
 from shopper_analyze.delivered_markers import Identity, delivered_record_count
 from shopper_analyze.delivery import deliver
 from shopper_analyze.face_analysis import analysis_request
-from shopper_analyze.face_records import encode_record
+from shopper_analyze.face_records import encode_record, withhold_attributes
 from shopper_analyze.image_keys import INCOMING_PREFIX, ImageKey, KeyLayoutError, parse_image_key
 from shopper_analyze.image_rows import OUTCOME_QUARANTINED, image_id_for, image_row
 from shopper_analyze.s3_events import S3ObjectRef
@@ -68,6 +68,8 @@ class StagedImage:
     delivered_before: int | None = None
     #: Another upload of the same bytes was staged earlier in this batch: its records stand for both.
     same_content_as_earlier: bool = False
+    #: The camera's privacy profile: False deletes the image once its records are delivered, instead of archiving it.
+    keep_image: bool = True
 
 
 class StoredAnalysis(Protocol):
@@ -141,7 +143,14 @@ class ImageTriage:
         # must not analyze (or bill) the image twice or change its record ids.
         version = obj.etag or head.etag or version_id or ""
         identity = (obj.bucket, obj.key, version)
-        staged = partial(StagedImage, message_id=message_id, source=obj, version_id=version_id, identity=identity)
+        staged = partial(
+            StagedImage,
+            message_id=message_id,
+            source=obj,
+            version_id=version_id,
+            identity=identity,
+            keep_image=camera.keep_images,
+        )
         # Checked before the analysis: content delivered before needs neither
         # Rekognition nor its stored analysis, only to leave incoming/.
         delivered_before = delivered_record_count(self.dynamodb, table=self.idempotency_table, identity=identity)
@@ -166,8 +175,9 @@ class ImageTriage:
                 "the analyzer cannot read an object that exists: check its encryption key and the function's role"
             ) from exc
         row = analysis.get("image")  # absent only from analyses stored before image rows existed
+        # Withheld again: an analysis stored before the camera's profile turned an attribute off.
         return staged(
-            blobs=[encode_record(record) for record in analysis["records"]],
+            blobs=[encode_record(withhold_attributes(record, camera.attributes)) for record in analysis["records"]],
             image_blob=None if row is None else encode_record(row),
         )
 
