@@ -99,8 +99,11 @@ def first_analysis_per_id(tables: Sequence[pa.Table], spec: TableSpec) -> pa.Tab
     combined = combined.append_column(_ORDER, pa.array(range(combined.num_rows), pa.int64()))
     order = pc.sort_indices(
         combined,
-        sort_keys=[(spec.id_column, "ascending"), (spec.order_column, "ascending"), (_ORDER, "ascending")],
-        null_placement="at_end",
+        sort_keys=[
+            (spec.id_column, "ascending", "at_end"),
+            (spec.order_column, "ascending", "at_end"),
+            (_ORDER, "ascending", "at_end"),
+        ],
     )
     ordered = combined.take(order)
     ids = ordered.column(spec.id_column).combine_chunks()
@@ -115,7 +118,7 @@ def sorted_for_reading(table: pa.Table, spec: TableSpec) -> pa.Table:
     """By capture time (nulls last), then id, so the output is the same for the same rows."""
     if table.num_rows == 0:
         return table
-    return table.sort_by([(spec.sort_column, "ascending"), (spec.id_column, "ascending")])
+    return table.sort_by([(spec.sort_column, "ascending", "at_end"), (spec.id_column, "ascending", "at_end")])
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
