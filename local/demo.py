@@ -32,6 +32,7 @@ import boto3
 
 from contracts.catalogue import CATALOGUE
 from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
+from local.compaction import compact_curated_bucket
 from local.event_source import drain_queue
 from local.firehose import LocalFirehose
 from local.lambda_runtime import load_handler
@@ -284,6 +285,9 @@ def run_demo(
             s3 = session.client("s3")
             for path in parquet_files:
                 s3.upload_file(str(path), RESOURCES.curated_bucket, path.relative_to(curated_root).as_posix())
+            # The hourly compaction job's work on the closed store-days; the local copy follows the bucket.
+            compaction = compact_curated_bucket(s3, RESOURCES.curated_bucket, deployment, curated_root)
+            parquet_files = sorted(curated_root.rglob("*.parquet"))
             quarantined = count_keys(s3, RESOURCES.archive_bucket, QUARANTINE_PREFIX)
             archived = count_keys(s3, RESOURCES.archive_bucket) - quarantined
             left_incoming = count_keys(s3, RESOURCES.source_bucket, INCOMING_PREFIX)
@@ -309,6 +313,7 @@ def run_demo(
         "image rows (one per still analyzed or quarantined)": len(firehose.image_rows),
         "face records (sightings: one per face per still)": len(firehose.records),
         "PutRecordBatch calls": firehose.calls,
+        "Parquet objects per closed store-day (compaction)": compaction.describe(),
         "handler invocations": drained.invocations,
         "analyzer": analyzer.name,
         "seconds": round(time.perf_counter() - started, 1),
