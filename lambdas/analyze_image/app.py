@@ -25,17 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from shopper_analyze.analyzers import RekognitionAnalyzer
 from shopper_analyze.batch_plan import plan_batch
+from shopper_analyze.call_attempts import CallAttempts
 from shopper_analyze.clients import DETECT_FACES_PER_SECOND_PER_THREAD, Clients, Clock, PacedAnalyzer
 from shopper_analyze.face_analysis import IDEMPOTENCY_KEY_JMESPATH, FaceAnalysis
 from shopper_analyze.face_records import FaceFloor
+from shopper_analyze.failure_causes import failure_cause
 from shopper_analyze.metric_tally import MetricTally
 from shopper_analyze.settings import Settings, load_settings
 from shopper_analyze.settlement import Settlement
@@ -49,6 +52,11 @@ from shopper_analyze.triage import ImageTriage
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+#: Metric names of the DetectFaces attempts botocore sent and of those Rekognition throttled.
+DETECT_FACES_CALLS = "DetectFacesCalls"
+DETECT_FACES_THROTTLED = "DetectFacesThrottled"
+#: A failed message, with the ``cause`` dimension (shopper_analyze.failure_causes).
+MESSAGES_RETRIED = "MessagesRetried"
 
 
 #: The SDK's loggers, held at INFO whatever the function's log level: at DEBUG
@@ -62,10 +70,13 @@ def keep_sdk_logs_free_of_payloads() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def aws_clients(settings: Settings, *, clock: Clock | None = None) -> Clients:
+def aws_clients(
+    settings: Settings, *, clock: Clock | None = None, detect_faces_attempts: CallAttempts | None = None
+) -> Clients:
     """The deployed clients, with the retries and timeouts each service needs.
 
-    ``clock`` is where the analyzer's pace waits (the system's unless a simulation gives its own).
+    ``clock`` is where the analyzer's pace waits (the system's unless a simulation gives its own);
+    ``detect_faces_attempts`` counts every DetectFaces attempt of the Rekognition client, retries included.
     """
     # Clients live for the execution environment and are shared by the analysis
     # threads (boto3 clients are thread-safe); each thread may hold a connection.
@@ -77,6 +88,9 @@ def aws_clients(settings: Settings, *, clock: Clock | None = None) -> Clients:
         config = Config(retries=retries, connect_timeout=2, read_timeout=read_timeout, max_pool_connections=pool)
         return boto3.client(service, config=config)
 
+    rekognition = client("rekognition", retry_mode="adaptive", attempts=5, read_timeout=20)
+    if detect_faces_attempts is not None:
+        detect_faces_attempts.attach(rekognition)
     return Clients(
         s3=client("s3", retry_mode="standard", attempts=5, read_timeout=10),
         firehose=client("firehose", retry_mode="standard", attempts=3, read_timeout=10),
@@ -86,7 +100,7 @@ def aws_clients(settings: Settings, *, clock: Clock | None = None) -> Clients:
         # lowered, a throttled environment slows all its threads down (the limiter
         # is per client) instead of hammering it.
         analyzer=PacedAnalyzer(
-            RekognitionAnalyzer(client("rekognition", retry_mode="adaptive", attempts=5, read_timeout=20)),
+            RekognitionAnalyzer(rekognition),
             calls_per_second=settings.analyze_threads * DETECT_FACES_PER_SECOND_PER_THREAD,
             clock=clock,
         ),
@@ -109,20 +123,45 @@ def publish(metrics: Metrics, tally: MetricTally) -> None:
     for name, value in snapshot.counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for (name, dimension, dimension_value), value in snapshot.dimensioned.items():
-        with single_metric(
-            name=name, unit=MetricUnit.Count, value=value, default_dimensions=metrics.default_dimensions
-        ) as metric:
-            metric.add_dimension(name="service", value=metrics.service or "")
-            metric.add_dimension(name=dimension, value=dimension_value)
+        # One value, two metrics: by its dimension (a reason, a cause, a store)
+        # and the total, which an alarm on a rate needs (an alarm cannot sum a
+        # metric over the values of a dimension).
+        metric = AmazonCloudWatchEMFProvider(
+            namespace=metrics.namespace, service=metrics.service, default_dimensions=metrics.default_dimensions
+        )
+        metric.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        metric.add_dimension(name=dimension, value=dimension_value)
+        metric.add_dimensions(service=metrics.service or "")
+        metric.flush_metrics()
+
+
+def count_retry(tally: MetricTally, exc: BaseException) -> None:
+    """A message goes back to SQS: counted by its cause (``MessagesRetried``, dimension ``cause``)."""
+    tally.count_with_dimension(MESSAGES_RETRIED, "cause", failure_cause(exc))
+
+
+def counted(commit: Callable[[Any], int], tally: MetricTally, record: Any) -> int:
+    """Phase 1's verdict on one message; a failure is counted by its cause before the BatchProcessor sees it."""
+    try:
+        return commit(record)
+    except Exception as exc:
+        count_retry(tally, exc)
+        raise
 
 
 def create_handler(
-    settings: Settings, clients: Clients, *, thread_pool: Callable[..., Executor] = ThreadPoolExecutor
+    settings: Settings,
+    clients: Clients,
+    *,
+    thread_pool: Callable[..., Executor] = ThreadPoolExecutor,
+    detect_faces_attempts: CallAttempts | None = None,
 ) -> Handler:
     """A handler on these clients, with its own idempotency config and persistence layer.
 
     ``thread_pool`` makes each invocation's pool of analysis threads; a
     simulation passes one whose threads wait in simulated time.
+    ``detect_faces_attempts`` (attached to the analyzer's client) is
+    published with each invocation's metrics.
     """
     keep_sdk_logs_free_of_payloads()
     logger = Logger()
@@ -183,12 +222,19 @@ def create_handler(
                 # process_partial_response) leaves room for phase 2, which works
                 # on the whole batch and may still fail individual messages.
                 commit = partial(commit_message, plans=plans, outcomes=outcomes, invocation=invocation, logger=logger)
-                with processor(records=event["Records"], handler=commit, lambda_context=context):
+                with processor(
+                    records=event["Records"], handler=partial(counted, commit, tally), lambda_context=context
+                ):
                     processor.process()
                     logger.set_correlation_id(None)
                     for message, exc in settlement.settle(invocation, pool, tally):
+                        count_retry(tally, exc)
                         processor.failure_handler(record=message, exception=(type(exc), exc, exc.__traceback__))
         finally:
+            if detect_faces_attempts is not None:
+                detect_faces_attempts.drain_into(
+                    tally, attempts_metric=DETECT_FACES_CALLS, throttled_metric=DETECT_FACES_THROTTLED
+                )
             publish(metrics, tally)
         return processor.response()
 
@@ -196,4 +242,9 @@ def create_handler(
 
 
 SETTINGS = load_settings(os.environ, base_dir=Path(__file__).resolve().parent)
-handler = create_handler(SETTINGS, aws_clients(SETTINGS))
+DETECT_FACES_ATTEMPTS = CallAttempts(service_id="rekognition", operation="DetectFaces")
+handler = create_handler(
+    SETTINGS,
+    aws_clients(SETTINGS, detect_faces_attempts=DETECT_FACES_ATTEMPTS),
+    detect_faces_attempts=DETECT_FACES_ATTEMPTS,
+)

@@ -163,7 +163,8 @@ def marker_lookup(etag: str = ETAG) -> dict[str, Any]:
 
 
 def quarantined(tally: MetricTally) -> dict[str, float]:
-    return {reason: value for (_, _, reason), value in tally.drain().dimensioned.items()}
+    dimensioned = tally.drain().dimensioned.items()
+    return {reason: value for (name, _, reason), value in dimensioned if name == "ImagesQuarantined"}
 
 
 def test_image_is_analyzed_and_staged_with_its_encoded_records(s3, dynamodb, logger):

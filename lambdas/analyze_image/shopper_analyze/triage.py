@@ -114,6 +114,8 @@ class ImageTriage:
             detail = f"device {image_key.device_id!r} is not in the device registry"
             self.quarantine(obj, UNKNOWN_DEVICE, detail, tally, image_key=image_key)
             return None
+        # A registered store's images, whatever becomes of them: a store that sends none is silent.
+        tally.count_with_dimension("StoreImages", "store", device.store_id)
         camera = device.cameras.get(image_key.camera_id)
         if camera is None:
             # A camera the config does not list for this device: its zone (and so
