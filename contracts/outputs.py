@@ -11,6 +11,9 @@ from __future__ import annotations
 
 SOURCE_BUCKET = "SourceBucketName"
 CURATED_BUCKET = "CuratedBucketName"
+#: Read by ``shopper-sentiment erase`` (with the source and curated buckets).
+ARCHIVE_BUCKET = "ArchiveBucketName"
+IDEMPOTENCY_TABLE = "IdempotencyTableName"
 ATHENA_WORKGROUP = "AthenaWorkGroupName"
 ATHENA_RESULTS_BUCKET = "AthenaResultsBucketName"
 EDGE_ROLE_ALIAS = "EdgeRoleAliasName"
@@ -21,6 +24,8 @@ CREDENTIALS_ENDPOINT_COMMAND = "CredentialsEndpointCommand"
 ALL = (
     SOURCE_BUCKET,
     CURATED_BUCKET,
+    ARCHIVE_BUCKET,
+    IDEMPOTENCY_TABLE,
     ATHENA_WORKGROUP,
     ATHENA_RESULTS_BUCKET,
     EDGE_ROLE_ALIAS,

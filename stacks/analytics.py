@@ -4,7 +4,11 @@ Defaults:
 
 - Curated bucket (where Firehose writes Parquet under ``faces/``) and an
   Athena results bucket: SSE-S3, BlockPublicAccess.BLOCK_ALL, TLS-only,
-  access logs; query results expire after ``results_retention``.
+  access logs; query results expire after ``results_retention``; face and
+  image rows (``faces/``, ``images/``) after ``curated_retention``; records
+  Firehose could not convert (``errors/``, face attributes too) after
+  ``error_retention``; noncurrent versions (a compacted or erased file)
+  after ``NONCURRENT_VERSION_RETENTION``.
 - Glue database and the ``faces`` and ``images`` tables generated from contracts/schema.py, stored
   as Parquet (Parquet SerDe and input/output formats declared, so Athena
   never sees a JSON SerDe), partitioned by ``store_id`` and ``dt`` with
@@ -35,7 +39,7 @@ from constructs import Construct
 
 from contracts import schema
 from contracts.catalogue import CATALOGUE, NamedQuery
-from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, IMAGES_PREFIX, partition_prefix
+from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, partition_prefix
 from stacks.storage import access_log_bucket, secure_bucket
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
@@ -44,6 +48,9 @@ QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
 #: Firehose writes (both come from contracts.layout.partition_prefix).
 PROJECTION_LOCATION_SUFFIX = partition_prefix("${store_id}", "${dt}")
 
+
+#: Replaced or deleted Parquet files (compaction, erasure) stay recoverable this long.
+NONCURRENT_VERSION_RETENTION = Duration.days(7)
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -104,6 +111,8 @@ class AnalyticsTier(Construct):
         bytes_scanned_cutoff_mb: int = 10_240,
         projection_start: str = "2024-01-01",
         results_retention: Duration = Duration.days(30),
+        curated_retention: Duration = Duration.days(400),
+        error_retention: Duration = Duration.days(30),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         server_access_logs_bucket: s3.IBucket | None = None,
         queries_dir: Path = QUERIES_DIR,
@@ -123,9 +132,32 @@ class AnalyticsTier(Construct):
             server_access_logs_prefix="curated/",
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    noncurrent_version_expiration=Duration.days(7),
+                    id="FaceRows",
+                    prefix=f"{DATA_PREFIX}/",
+                    expiration=curated_retention,
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
                     abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="ImageRows",
+                    prefix=f"{IMAGES_PREFIX}/",
+                    expiration=curated_retention,
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="ConversionErrors",
+                    prefix=ERROR_PREFIX,
+                    expiration=error_retention,
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                # Anything else written here (none today) still has its old versions cleared.
+                s3.LifecycleRule(
+                    id="NoncurrentVersions",
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
             ],
         )
         self.results_bucket = secure_bucket(

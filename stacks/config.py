@@ -68,6 +68,7 @@ MAX_DEVICES_PER_DEPLOYMENT = 400
 #: the dead-letter queue): the incoming queue's retention.
 QUEUE_RETENTION_DAYS = 14
 #: Defaults of a deployment's lifetimes (docs/privacy.md lists each, with its field).
+DEFAULT_ARCHIVE_RETENTION_DAYS = 30
 DEFAULT_INCOMING_RETENTION_DAYS = QUEUE_RETENTION_DAYS + 1
 DEFAULT_QUARANTINE_RETENTION_DAYS = 30
 #: A year plus the same week last year to compare with.
@@ -301,7 +302,8 @@ class Deployment(_Strict):
     region: Region
     account: Account | None = None
     stores: dict[StoreId, Store] = Field(min_length=1)
-    retention_days: int = Field(ge=1, le=3650)
+    #: Analyzed images in the archive bucket.
+    retention_days: int = Field(default=DEFAULT_ARCHIVE_RETENTION_DAYS, ge=1, le=3650)
     rekognition_tps: int = Field(ge=1, le=1000)
     quicksight_principal_arn: QuickSightPrincipal | None = None
     #: The role QuickSight reads Athena and S3 with; the stack grants it what the

@@ -11,10 +11,16 @@ Defaults (fixed: no prop of this construct can weaken them):
   with a dead-letter queue after ``max_receive_count`` failed receives, and
   an alarm as soon as anything waits there. The queue's visibility timeout
   (``queue_visibility_timeout``, 30 minutes) must be at least six times the
-  timeout of the function that drains it; ProcessTier refuses less. Noncurrent versions expire after
-  a day: the archive holds the copy that matters.
-- Archive bucket: objects expire after ``retention`` (the retention policy),
-  also versioned and logged.
+  timeout of the function that drains it; ProcessTier refuses less. The queue
+  and its dead-letter queue keep a message 14 days, SQS's maximum (a shorter
+  retention would drop a backlog silently while its images stay). An image
+  still under ``incoming/`` (never analyzed: its analysis kept failing) expires
+  after ``incoming_retention``, which must outlive those 14 days. Noncurrent
+  versions expire after a day: the archive holds the copy that matters.
+- Archive bucket: analyzed images (their keys start with ``incoming/``)
+  expire after ``retention``, quarantined ones (``quarantine/``) after
+  ``quarantine_retention``; also versioned (noncurrent versions go after a
+  day) and logged.
 - Edge fleet access: one IoT thing per device id, an IoT role alias in front
   of an IAM role whose only permission is ``s3:PutObject`` on
   ``incoming/${credentials-iot:ThingName}/*`` of the source bucket, and an
@@ -35,7 +41,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.identifiers import iot_policy_name, role_alias_name
-from contracts.layout import INCOMING_PREFIX
+from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
 from stacks.cfn import depends_on_only
 from stacks.nag import acknowledge, finding
 from stacks.storage import access_log_bucket, secure_bucket
@@ -44,6 +50,10 @@ from stacks.storage import access_log_bucket, secure_bucket
 #: x-amzn-iot-thingname header, and only when the certificate is attached
 #: to that thing. https://docs.aws.amazon.com/iot/latest/developerguide/authorizing-direct-aws.html
 THING_NAME_VARIABLE = "${credentials-iot:ThingName}"
+#: SQS's maximum message retention: the incoming queue and its dead-letter queue keep messages this long.
+QUEUE_RETENTION = Duration.days(14)
+#: Noncurrent versions (a deleted or replaced image) are kept this long, for an undo within the day.
+NONCURRENT_VERSION_RETENTION = Duration.days(1)
 #: Construct id of aws-cdk-lib's singleton BucketNotificationsHandler.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
@@ -64,6 +74,8 @@ class IngestTier(Construct):
         device_ids: Sequence[str],
         retention: Duration,
         name_prefix: str,
+        incoming_retention: Duration = Duration.days(15),
+        quarantine_retention: Duration = Duration.days(30),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         queue_visibility_timeout: Duration = Duration.minutes(30),
         max_receive_count: int = 5,
@@ -77,6 +89,14 @@ class IngestTier(Construct):
             raise ValueError("IngestTier device ids must be unique")
         if retention.to_seconds() < 24 * 3600:
             raise ValueError("IngestTier retention must be at least one day")
+        if quarantine_retention.to_seconds() < 24 * 3600:
+            raise ValueError("IngestTier quarantine_retention must be at least one day")
+        # A redriven message must still find its image: incoming/ outlives every message naming it.
+        if incoming_retention.to_seconds() <= QUEUE_RETENTION.to_seconds():
+            raise ValueError(
+                "IngestTier incoming_retention must be longer than the queue's 14-day message retention, or a"
+                " redriven message would find its image gone"
+            )
         if not 1 <= max_receive_count <= 1000:
             raise ValueError("IngestTier max_receive_count must be 1..1000")
 
@@ -92,7 +112,10 @@ class IngestTier(Construct):
             server_access_logs_prefix="source/",
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    noncurrent_version_expiration=Duration.days(1),
+                    id="NeverAnalyzedImages",
+                    prefix=INCOMING_PREFIX,
+                    expiration=incoming_retention,
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
@@ -104,12 +127,21 @@ class IngestTier(Construct):
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="archive/",
             lifecycle_rules=[
+                # Archived images keep their incoming/ keys.
                 s3.LifecycleRule(
+                    id="AnalyzedImages",
+                    prefix=INCOMING_PREFIX,
                     expiration=retention,
-                    noncurrent_version_expiration=Duration.days(1),
-                    expired_object_delete_marker=False,
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
                     abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="QuarantinedImages",
+                    prefix=QUARANTINE_PREFIX,
+                    expiration=quarantine_retention,
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
             ],
         )
 
@@ -118,7 +150,7 @@ class IngestTier(Construct):
             "DeadLetters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=QUEUE_RETENTION,
         )
         self.queue = sqs.Queue(
             self,
@@ -126,7 +158,7 @@ class IngestTier(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=queue_visibility_timeout,
-            retention_period=Duration.days(4),
+            retention_period=QUEUE_RETENTION,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
         )
         acknowledge(

@@ -25,6 +25,10 @@ from stacks.storage import access_log_bucket
 OUTPUT_DESCRIPTIONS = {
     outputs.SOURCE_BUCKET: "Source bucket: edge devices upload stills under incoming/<device id>/",
     outputs.CURATED_BUCKET: "Curated bucket: Parquet face records under faces/ (the Glue faces table)",
+    outputs.ARCHIVE_BUCKET: "Archive bucket: analyzed images under incoming/, images that cannot be analyzed under "
+    "quarantine/",
+    outputs.IDEMPOTENCY_TABLE: "DynamoDB table of stored analyses and delivered markers (TTL 7 days); "
+    "shopper-sentiment erase deletes its items",
     outputs.ATHENA_WORKGROUP: "Athena workgroup to query the faces table in (results encrypted, scan limit enforced)",
     outputs.ATHENA_RESULTS_BUCKET: "Bucket where the Athena workgroup writes query results (under results/)",
     outputs.EDGE_ROLE_ALIAS: "IoT role alias through which edge devices trade their certificate for upload credentials",
@@ -73,6 +77,8 @@ class PipelineStack(Stack):
             "Ingest",
             device_ids=list(deployment.device_registry()),
             retention=Duration.days(deployment.retention_days),
+            incoming_retention=Duration.days(deployment.incoming_retention_days),
+            quarantine_retention=Duration.days(deployment.quarantine_retention_days),
             name_prefix=name_prefix,
             removal_policy=removal_policy,
             server_access_logs_bucket=logs,
@@ -84,6 +90,9 @@ class PipelineStack(Stack):
             store_ids=sorted(deployment.stores),
             name_prefix=name_prefix,
             bytes_scanned_cutoff_mb=deployment.athena_bytes_scanned_cutoff_mb,
+            results_retention=Duration.days(deployment.query_results_retention_days),
+            curated_retention=Duration.days(deployment.curated_retention_days),
+            error_retention=Duration.days(deployment.error_retention_days),
             removal_policy=removal_policy,
             server_access_logs_bucket=logs,
         )
@@ -132,6 +141,8 @@ class PipelineStack(Stack):
         values = {
             outputs.SOURCE_BUCKET: self.ingest.source_bucket.bucket_name,
             outputs.CURATED_BUCKET: self.analytics.curated_bucket.bucket_name,
+            outputs.ARCHIVE_BUCKET: self.ingest.archive_bucket.bucket_name,
+            outputs.IDEMPOTENCY_TABLE: self.process.idempotency_table.table_name,
             outputs.ATHENA_WORKGROUP: self.analytics.workgroup.ref,
             outputs.ATHENA_RESULTS_BUCKET: self.analytics.results_bucket.bucket_name,
             outputs.EDGE_ROLE_ALIAS: self.ingest.role_alias.ref,

@@ -20,7 +20,7 @@ Defaults:
   Rekognition requests-per-second budget (``parallelism_for``). The queue's
   visibility timeout must be at least six times the function timeout
   (``queue_visibility_timeout_for``); a concrete queue with less is refused.
-- DynamoDB idempotency table (on-demand, TTL, PITR, AWS-managed encryption),
+- DynamoDB idempotency table (on-demand, TTL, no point-in-time recovery, AWS-managed encryption),
   always destroyed with the stack whatever ``removal_policy`` says: it holds
   only state the function can recompute (stored analyses, delivered markers).
 - Firehose delivery stream (DirectPut, AWS-owned-key encryption): JSON →
@@ -279,14 +279,26 @@ class ProcessTier(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute="expiration",
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # Off on purpose: the stored analyses hold face attributes, and TTL
+            # removes them after the redelivery window (7 days); point-in-time
+            # recovery would keep them 35 days more. Nothing here needs a backup:
+            # every item can be recomputed (an analysis by calling DetectFaces
+            # again, a delivered marker costs at most a duplicate row).
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
+                point_in_time_recovery_enabled=False
             ),
             # Not removal_policy: the table holds only what the function can
             # recompute (stored analyses, delivered markers; TTL 7 days).
             # Retaining it after the stack is gone would keep face attributes
             # that nothing reads and nobody owns.
             removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.idempotency_table,
+            "AwsSolutions-DDB3",
+            "Point-in-time recovery is off on purpose: the table holds stored analyses (face attributes) that "
+            "TTL removes after the 7-day redelivery window, and a backup would keep them 35 days longer; every "
+            "item can be recomputed, so nothing is lost without one.",
         )
 
         log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)

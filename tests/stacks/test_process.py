@@ -301,7 +301,8 @@ def test_idempotency_table_has_the_powertools_key_and_ttl(process):
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
             "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
             "BillingMode": "PAY_PER_REQUEST",
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            # Off: a backup would keep the stored face attributes 35 days past their TTL.
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": False},
         },
     )
 
