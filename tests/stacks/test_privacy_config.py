@@ -97,3 +97,13 @@ def test_rows_are_kept_a_year_and_a_comparison_week_by_default():
     (deployment,) = parse_config(GOOD).deployments
     assert deployment.curated_retention_days == DEFAULT_CURATED_RETENTION_DAYS == 400
     assert deployment.incoming_retention_days > QUEUE_RETENTION_DAYS
+
+
+def test_the_privacy_page_describes_every_attribute_group_and_the_profile_fields():
+    from tests.cdk_apps import PROJECT_ROOT
+
+    page = (PROJECT_ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
+    for group in ATTRIBUTE_GROUPS:
+        assert f"  - `{group}`:" in page, group
+    for name, field in PrivacyProfile.model_fields.items():
+        assert f"{name} = {str(field.default).lower()}" in page, name
