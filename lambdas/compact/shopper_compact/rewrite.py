@@ -13,7 +13,9 @@ Pure pyarrow: bytes in, bytes out, no AWS client.
   tie the row listed first is kept. Rows with no id count as one id, as SQL's
   window partitions do.
 - **Output**: sorted by capture time, so row-group statistics (min/max, written
-  for every column) let a reader skip row groups by time; Snappy; no Arrow
+  for time, labels, counts and flags; not for random ids and keys or measured
+  doubles, which no row group can be skipped by) let a reader skip row groups
+  by time; Snappy; no Arrow
   schema in the footer (Athena does not read it). One object unless it would
   exceed ``max_object_bytes``: then the rows are split into as many objects
   as it takes, each a contiguous range of capture times.
@@ -121,6 +123,17 @@ def sorted_for_reading(table: pa.Table, spec: TableSpec) -> pa.Table:
     return table.sort_by([(spec.sort_column, "ascending", "at_end"), (spec.id_column, "ascending", "at_end")])
 
 
+#: Columns whose min/max never lets a reader skip a row group (random ids, keys): no statistics,
+#: which keeps every footer smaller. Measured doubles (confidences, geometry) spread over every
+#: row group alike.
+_NO_STATISTICS = frozenset({"record_id", "image_id", "image_key"})
+
+
+def statistics_columns(table: pa.Table) -> list[str]:
+    """The columns written with min/max statistics: time, labels, counts, flags."""
+    return [f.name for f in table.schema if f.name not in _NO_STATISTICS and not pa.types.is_floating(f.type)]
+
+
 def parquet_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(
@@ -128,7 +141,7 @@ def parquet_bytes(table: pa.Table) -> bytes:
         sink,
         compression="snappy",
         row_group_size=ROW_GROUP_ROWS,
-        write_statistics=True,
+        write_statistics=statistics_columns(table),
         store_schema=False,
         coerce_timestamps="ms",
     )
