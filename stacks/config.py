@@ -285,6 +285,93 @@ def _time_zones() -> frozenset[str]:
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
+#: The days ``opening_hours`` names, in ``datetime.weekday()`` order; ``daily`` stands for every day not named.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"(?P<open>[01]\d|2[0-3]):(?P<open_min>[0-5]\d)-(?P<close>[01]\d|2[0-4]):(?P<close_min>[0-5]\d)")
+
+
+def _opening_hours(value: dict[str, str]) -> dict[str, str]:
+    """``{"daily" | "mon".."sun": "HH:MM-HH:MM" | "closed"}``, store-local, closing after opening on the same day."""
+    for day, hours in value.items():
+        if day != "daily" and day not in WEEKDAYS:
+            raise ValueError(f"opening_hours: {day!r} is not 'daily' or one of {', '.join(WEEKDAYS)}")
+        if hours == "closed":
+            continue
+        match = _HOURS.fullmatch(hours)
+        if match is None:
+            raise ValueError(f"opening_hours.{day}: {hours!r} is not 'HH:MM-HH:MM' (store-local, 24 h) or 'closed'")
+        opens = int(match["open"]) * 60 + int(match["open_min"])
+        closes = int(match["close"]) * 60 + int(match["close_min"])
+        if closes <= opens or closes > 24 * 60:
+            raise ValueError(
+                f"opening_hours.{day}: {hours!r} closes before it opens; a store open past midnight gives the"
+                " hours up to 24:00 (its night after midnight is not watched)"
+            )
+    return value
+
+
+OpeningHours = Annotated[dict[str, str], AfterValidator(_opening_hours)]
+
+#: Defaults of the alarm thresholds (docs/operations.md, one runbook entry per alarm).
+#: A motion-triggered camera in an open store catches someone within the hour even on a
+#: quiet day; two hours without a single still while the store is open is a device, its
+#: network or its credentials, not an empty shop. Shorter pages on a quiet afternoon.
+DEFAULT_SILENT_STORE_HOURS = 2
+#: Quarantine comes from a config that lags the fleet (an unregistered device or camera)
+#: or a broken camera; in a healthy hour it is ~0 %. 5 % of an hour's images is one
+#: camera of twenty sending only what can never be analyzed.
+DEFAULT_QUARANTINE_PERCENT = 5.0
+#: Each environment paces DetectFaces to its share of the budget, so Rekognition seldom
+#: refuses a call; throttling that eats a tenth of the budget for 15 minutes means the
+#: account's quota is below the budget or shared with another workload.
+DEFAULT_DETECT_FACES_THROTTLED_PERCENT = 10.0
+#: A message is received within minutes unless the function is not draining the queue;
+#: at a quarter of the queue's retention three quarters are left to fix and drain it
+#: before SQS drops messages (their images stay in incoming/, unanalyzed).
+DEFAULT_QUEUE_AGE_PERCENT = 25.0
+#: Firehose flushes every 15 minutes and dynamic partitioning may take 1.5 times that;
+#: records older than twice the interval are stuck (AWS advises alarming above the buffer).
+DEFAULT_FIREHOSE_FRESHNESS_MINUTES = 30
+#: Firehose's buffering interval (stacks/process.py): a freshness threshold at or under it always alarms.
+FIREHOSE_BUFFERING_MINUTES = 15
+_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_SNS_TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
+
+
+class Alarms(_Strict):
+    """Who the deployment's alarms notify, and their thresholds (docs/operations.md).
+
+    Every alarm notifies one SNS topic. With ``email`` the stack creates the
+    topic and subscribes the address (AWS mails a confirmation link first);
+    with ``topic_arn`` it notifies an existing topic (an on-call pager, a chat
+    integration) whose subscriptions are managed where it was created; with
+    neither it creates the topic without a subscription (subscribe with the
+    stack's ``AlarmTopicArn``). Both at once are refused: the address would be
+    subscribed to a topic this stack does not own.
+    """
+
+    email: Annotated[str, AfterValidator(_matching(_EMAIL, "e-mail address"))] | None = None
+    topic_arn: Annotated[str, AfterValidator(_matching(_SNS_TOPIC_ARN, "SNS topic ARN"))] | None = None
+    silent_store_hours: int = Field(default=DEFAULT_SILENT_STORE_HOURS, ge=1, le=23)
+    quarantine_percent: float = Field(default=DEFAULT_QUARANTINE_PERCENT, gt=0, le=100)
+    detect_faces_throttled_percent: float = Field(default=DEFAULT_DETECT_FACES_THROTTLED_PERCENT, gt=0, le=100)
+    queue_age_percent: float = Field(default=DEFAULT_QUEUE_AGE_PERCENT, gt=0, lt=100)
+    firehose_freshness_minutes: int = Field(
+        default=DEFAULT_FIREHOSE_FRESHNESS_MINUTES, gt=FIREHOSE_BUFFERING_MINUTES, le=24 * 60
+    )
+
+    @field_validator("topic_arn")
+    @classmethod
+    def _email_or_topic(cls, topic_arn: str | None, info: ValidationInfo) -> str | None:
+        if topic_arn is not None and info.data.get("email"):
+            raise ValueError(
+                "give email (the stack creates a topic and subscribes it) or topic_arn (an existing topic, its"
+                " subscriptions managed where it was made), not both: the stack would subscribe the address to"
+                " a topic it does not own"
+            )
+        return topic_arn
+
+
 class Store(_Strict):
     """One store: its IANA time zone (its days and hours in every figure) and its devices."""
 
@@ -293,6 +380,17 @@ class Store(_Strict):
     devices: dict[DeviceId, Device] = Field(min_length=1)
     #: Overrides of the deployment's privacy profile for every camera of this store.
     privacy: PrivacyOverride | None = None
+    #: Store-local opening hours per day (``daily`` for the days not named), e.g.
+    #: ``{ daily = "08:00-20:00", sun = "closed" }``: inside them a store that sends no
+    #: still for ``alarms.silent_store_hours`` raises an alarm. Without them it is not watched.
+    opening_hours: OpeningHours | None = None
+
+    def hours_on(self, weekday: int) -> str | None:
+        """The opening hours (``"HH:MM-HH:MM"``) on ``weekday`` (0 = Monday), or None when closed or not given."""
+        if self.opening_hours is None:
+            return None
+        hours = self.opening_hours.get(WEEKDAYS[weekday], self.opening_hours.get("daily", "closed"))
+        return None if hours == "closed" else hours
 
 
 class Deployment(_Strict):
@@ -332,6 +430,8 @@ class Deployment(_Strict):
     error_retention_days: int = Field(default=DEFAULT_ERROR_RETENTION_DAYS, ge=1, le=3650)
     #: Athena query results (they may hold rows of the faces table).
     query_results_retention_days: int = Field(default=DEFAULT_QUERY_RESULTS_RETENTION_DAYS, ge=1, le=3650)
+    #: Who the alarms notify and their thresholds (docs/operations.md).
+    alarms: Alarms = Alarms()
 
     @field_validator("curated_retention_days")
     @classmethod

@@ -17,6 +17,7 @@ from stacks.analytics import AnalyticsTier
 from stacks.compaction import CompactionTier, firehose_buffering_interval
 from stacks.config import Deployment
 from stacks.ingest import IngestTier
+from stacks.monitoring import DEAD_LETTERS, Monitoring, StoreHours
 from stacks.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
 from stacks.quicksight_access import QuickSightToAthena
 from stacks.storage import access_log_bucket
@@ -46,7 +47,7 @@ class PipelineStack(Stack):
     service role (the deployment's ``quicksight_service_role``) what the dashboard's
     queries need (``QuickSightToAthena``).
 
-    Attributes: ``ingest``, ``analytics``, ``process``, ``compaction``, ``quicksight_access``
+    Attributes: ``ingest``, ``analytics``, ``process``, ``compaction``, ``monitoring``, ``quicksight_access``
     (``None`` without a QuickSight principal).
     """
 
@@ -120,6 +121,25 @@ class PipelineStack(Stack):
             curated_bucket=self.analytics.curated_bucket,
             store_time_zones={store_id: store.timezone for store_id, store in deployment.stores.items()},
             buffering_interval=firehose_buffering_interval(self.process.delivery_stream, self.process.images_stream),
+            removal_policy=removal_policy,
+        )
+        # Every alarm of the stack, the tiers' own included, notifies one topic.
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            name_prefix=name_prefix,
+            function=self.process.function,
+            queue=self.ingest.queue,
+            dead_letter_queue=self.ingest.dead_letter_queue,
+            delivery_streams={"Faces": self.process.delivery_stream, "Images": self.process.images_stream},
+            rekognition_tps=deployment.rekognition_tps,
+            stores={
+                store_id: StoreHours(timezone=store.timezone, hours=tuple(store.hours_on(day) for day in range(7)))
+                for store_id, store in deployment.stores.items()
+                if store.opening_hours
+            },
+            alarms=deployment.alarms,
+            adopt={DEAD_LETTERS: self.ingest.dead_letter_alarm, "CompactionLagging": self.compaction.alarm},
             removal_policy=removal_policy,
         )
         self.quicksight_access: QuickSightToAthena | None = None
