@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -434,8 +434,28 @@ def plot_gender_split(rows: Rows, path: Path | str, *, analyzer: str, title: str
     return _save(fig, path)
 
 
-def render_visuals(out_dir: Path | str, results: Mapping[str, Rows], analyzer_name: str) -> dict[str, Path]:
-    """Draw every report visual whose query is in ``results``; returns visual id → PNG path, in report order."""
+#: The visuals drawn from each attribute group of a privacy profile (contracts/analyze_function.py).
+VISUALS_OF_ATTRIBUTE = {
+    "emotions": ("emotions-by-hour", "emotion-share", "sentiment-by-zone"),
+    "age": ("age-bands",),
+    "gender": ("gender-split",),
+}
+
+
+def _not_collected(rows: Rows, path: Path | str, *, title: str, attribute: str) -> Path:
+    return _message(
+        path, title, f"{attribute.capitalize()} is not collected:\nthe cameras' privacy profile turns it off"
+    )
+
+
+def render_visuals(
+    out_dir: Path | str, results: Mapping[str, Rows], analyzer_name: str, *, not_collected: Collection[str] = ()
+) -> dict[str, Path]:
+    """Draw every report visual whose query is in ``results``; returns visual id → PNG path, in report order.
+
+    A visual of an attribute group in ``not_collected`` (``emotions``, ``age``,
+    ``gender``: off for every camera) says so instead of drawing an empty chart.
+    """
     out = Path(out_dir)
     #: (rows, path, *, title) → the PNG's path, per visual id.
     drawers: dict[str, Callable[..., Path]] = {
@@ -450,6 +470,9 @@ def render_visuals(out_dir: Path | str, results: Mapping[str, Rows], analyzer_na
         "age-bands": partial(plot_age_bands, analyzer=analyzer_name),
         "gender-split": partial(plot_gender_split, analyzer=analyzer_name),
     }
+    for attribute in not_collected:
+        for visual_id in VISUALS_OF_ATTRIBUTE.get(attribute, ()):
+            drawers[visual_id] = partial(_not_collected, attribute=attribute)
     undrawn = [visual.id for visual in REPORT_VISUALS if visual.id not in drawers]
     if undrawn:
         raise ValueError(
