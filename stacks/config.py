@@ -294,17 +294,17 @@ def _opening_hours(value: dict[str, str]) -> dict[str, str]:
     """``{"daily" | "mon".."sun": "HH:MM-HH:MM" | "closed"}``, store-local, closing after opening on the same day."""
     for day, hours in value.items():
         if day != "daily" and day not in WEEKDAYS:
-            raise ValueError(f"opening_hours: {day!r} is not 'daily' or one of {', '.join(WEEKDAYS)}")
+            raise ValueError(f"{day!r} is not 'daily' or one of {', '.join(WEEKDAYS)}")
         if hours == "closed":
             continue
         match = _HOURS.fullmatch(hours)
         if match is None:
-            raise ValueError(f"opening_hours.{day}: {hours!r} is not 'HH:MM-HH:MM' (store-local, 24 h) or 'closed'")
+            raise ValueError(f"{day}: {hours!r} is not 'HH:MM-HH:MM' (store-local, 24 h) or 'closed'")
         opens = int(match["open"]) * 60 + int(match["open_min"])
         closes = int(match["close"]) * 60 + int(match["close_min"])
         if closes <= opens or closes > 24 * 60:
             raise ValueError(
-                f"opening_hours.{day}: {hours!r} closes before it opens; a store open past midnight gives the"
+                f"{day}: {hours!r} closes before it opens; a store open past midnight gives the"
                 " hours up to 24:00 (its night after midnight is not watched)"
             )
     return value
