@@ -11,8 +11,9 @@ store-local date):
   partition per Firehose buffer interval (900 s, the maximum: at this
   traffic the interval, not the 64 MiB size, flushes the buffer), which is
   how Firehose with dynamic partitioning delivers;
-* the same Parquet compacted to one object per partition (for comparison:
-  what a compaction job would leave);
+* the same Parquet compacted by the compaction function's own rewrite
+  (``lambdas/compact``, ``shopper_compact.rewrite``): one object per
+  store-day, one row per id, sorted by capture time;
 * JSON lines, the handler's records (what the original solution stored),
   compact, uncompressed.
 
@@ -59,7 +60,7 @@ from sqlglot import exp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results import BenchRun, Figure  # noqa: E402
+from bench.results import BenchRun, Figure, Target  # noqa: E402
 from contracts.catalogue import CATALOGUE  # noqa: E402
 from contracts.schema import (  # noqa: E402
     COLUMN_NAMES,
@@ -76,6 +77,17 @@ from dashboards.quicksight.dataset import DEDUPE_KEYS  # noqa: E402
 from dashboards.render import QUERIES_DIR  # noqa: E402
 from local.athena import TABLE_FOLDERS, connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
 from local.parquet_layout import partition_dir, write_partition  # noqa: E402
+from stacks.compaction import DEFAULT_MAX_OBJECT_SIZE, HANDLER_DIR, compaction_config  # noqa: E402
+
+sys.path.append(str(HANDLER_DIR))
+from shopper_compact.partitions import COMPACTED_PREFIX, StoredObject, compaction_run_id  # noqa: E402
+from shopper_compact.rewrite import (  # noqa: E402
+    first_analysis_per_id,
+    parquet_parts,
+    read_object,
+    sorted_for_reading,
+)
+from shopper_compact.settings import parse_config  # noqa: E402
 
 MONTH_START = dt.date(2026, 10, 1)
 DAYS = 31
@@ -104,6 +116,13 @@ TIME_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Los
 EMPTY_STILLS_PER_STILL_WITH_FACES = 0.6
 QUARANTINED_SHARE = 0.01
 IMAGE_COLUMN_NAMES = tuple(c.name for c in TABLES[IMAGES_TABLE_NAME])
+#: Columns whose values are (nearly) unique per row: ids, keys, instants, measured doubles.
+HIGH_ENTROPY_COLUMNS = {
+    c.name
+    for columns in TABLES.values()
+    for c in columns
+    if c.type in ("timestamp", "double") or c.name in ("record_id", "image_id", "image_key")
+}
 
 
 def _f32(values: list[float]) -> list[float]:
@@ -230,15 +249,15 @@ def store_day_tables(rng: random.Random, store: int, day: dt.date, faces: int) -
 
 def _write_table(
     con: duckdb.DuckDBPyConnection,
-    roots: tuple[Path, Path, Path],
+    roots: tuple[Path, Path],
     table_name: str,
     store_id: str,
     day: dt.date,
     data: pa.Table,
     first_object: int,
 ) -> int:
-    """One store-day of a table as Firehose delivers it, compacted, and as JSON lines; returns objects written."""
-    parquet_root, compacted_root, json_root = roots
+    """One store-day of a table as Firehose delivers it and as JSON lines; returns objects written."""
+    parquet_root, json_root = roots
     objects = 0
     # One object per buffer interval: what Firehose delivers per partition.
     window = pc.divide(pc.cast(data["captured_at"], pa.int64()), BUFFER_SECONDS * 1000).to_pylist()
@@ -256,8 +275,6 @@ def _write_table(
             )
             objects += 1
             start = end
-    # What a daily compaction job (or one buffer per day) would leave.
-    write_partition(compacted_root, store_id, day.isoformat(), data, table_name=table_name)
     folder = partition_dir(json_root, store_id, day.isoformat(), table=table_name)
     folder.mkdir(parents=True, exist_ok=True)
     con.register("part", data)
@@ -271,15 +288,13 @@ def _write_table(
     return objects
 
 
-def write_dataset(
-    parquet_root: Path, compacted_root: Path, json_root: Path, seed: int = 20261031
-) -> tuple[int, int, int]:
-    """Write the month as Firehose delivers it, compacted, and as JSON; return (faces, stills, Parquet objects)."""
+def write_dataset(parquet_root: Path, json_root: Path, seed: int = 20261031) -> tuple[int, int, int]:
+    """Write the month as Firehose delivers it and as JSON; return (faces, stills, Parquet objects)."""
     rng = random.Random(seed)
     con = duckdb.connect()
     faces_total = stills_total = objects = 0
     per_store_day = -(-MIN_FACES // (STORES * DAYS))  # ceil: the month has at least MIN_FACES
-    roots = (parquet_root, compacted_root, json_root)
+    roots = (parquet_root, json_root)
     for store in range(1, STORES + 1):
         store_id = f"store-{store:03d}"
         for offset in range(DAYS):
@@ -292,6 +307,30 @@ def write_dataset(
             for table_name, data in ((TABLE_NAME, face_rows), (IMAGES_TABLE_NAME, image_rows)):
                 objects += _write_table(con, roots, table_name, store_id, day, data, objects)
     return faces_total, stills_total, objects
+
+
+def compact_layout(parquet_root: Path, compacted_root: Path) -> int:
+    """Every store-day of ``parquet_root`` rewritten by the compaction function's own code; returns objects written.
+
+    The same read, one-row-per-id, sort and write as ``lambdas/compact``
+    (``shopper_compact.rewrite``), on files instead of S3 objects, with the
+    deployed size limit and the tables and ids the stack ships.
+    """
+    tables, _ = parse_config(compaction_config({}), close_delay=dt.timedelta(0))
+    max_bytes = int(DEFAULT_MAX_OBJECT_SIZE.to_bytes())
+    written = 0
+    for spec in tables:
+        for folder in sorted((parquet_root / spec.prefix).glob("store_id=*/dt=*")):
+            inputs = sorted(p for p in folder.iterdir() if p.is_file())
+            rows = [read_object(p.read_bytes(), spec, source=str(p)) for p in inputs]
+            kept = sorted_for_reading(first_analysis_per_id(rows, spec), spec)
+            run = compaction_run_id(StoredObject(p.name, p.stat().st_size, "") for p in inputs)
+            out = compacted_root / folder.relative_to(parquet_root)
+            out.mkdir(parents=True, exist_ok=True)
+            for part, body in enumerate(parquet_parts(kept, max_object_bytes=max_bytes)):
+                (out / f"{COMPACTED_PREFIX}{run}-{part:05d}.parquet").write_bytes(body)
+                written += 1
+    return written
 
 
 def read_table(sql: str) -> str:
@@ -389,8 +428,11 @@ def main() -> None:
 def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
     """Generate the data set under ``work``, then show and record each query's figures."""
     started = time.perf_counter()
-    total, stills, objects = write_dataset(work / "parquet", work / "compacted", work / "json")
+    total, stills, objects = write_dataset(work / "parquet", work / "json")
     generated = time.perf_counter() - started
+    t0 = time.perf_counter()
+    compacted_objects = compact_layout(work / "parquet", work / "compacted")
+    compaction_seconds = time.perf_counter() - t0
     column_sizes = {t: parquet_column_bytes(work / "parquet", t) for t in TABLES}
     compacted_sizes = {t: parquet_column_bytes(work / "compacted", t) for t in TABLES}
     json_sizes = {t: json_bytes(work / "json", t) for t in TABLES}
@@ -404,6 +446,15 @@ def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
         Figure("partitions", len(partitions), "partitions"),
         Figure("Parquet objects", objects, "objects"),
         Figure("data generation", generated, "s"),
+    )
+    store_days = len(partitions) * len(TABLES)
+    run.show(
+        f"objects per store-day: {objects / store_days:.1f} as Firehose delivers them, "
+        f"{compacted_objects / store_days:.1f} after compaction (lambdas/compact's rewrite, "
+        f"{compaction_seconds:.0f} s for the month on this machine)",
+        Figure("objects per store-day before compaction", objects / store_days, "objects"),
+        Figure("objects per store-day after compaction", compacted_objects / store_days, "objects"),
+        Figure("compaction of the month (rewrite only, no S3)", compaction_seconds, "s"),
     )
     for table in TABLES:
         chunks = sum(v for c in column_sizes[table].values() for k, v in c.items() if k)
@@ -420,15 +471,22 @@ def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
     run.show(
         "ratio = JSON bytes / Parquet bytes. Parquet read = column chunks only; dedupe = the part of it that is"
         " the id column and processed_at,\nread to keep one row per record_id / image_id; +footers adds the"
-        " selected objects' footers; compacted = column chunks + footers if each partition were one object\n"
+        " selected objects' footers; compacted = column chunks + footers of the compacted layout (one object per"
+        " store-day);\nbeyond dedupe = compacted without the id and processed_at chunks: the target (>= 400x,"
+        " issue 14) applies to it for month-wide\nqueries whose other columns are all low-entropy (no ids, keys,"
+        " timestamps or measured doubles)\n"
     )
     header = (
         f"{'query':<28} {'table':<6} {'parts':>5} {'cols':>4} {'Parquet read':>13} {'dedupe':>10}"
-        f" {'JSON read':>13} {'ratio':>6} {'+footers':>10} {'ratio':>6} {'compacted':>10} {'ratio':>6} {'DuckDB':>7}"
+        f" {'JSON read':>13} {'ratio':>6} {'+footers':>10} {'ratio':>6} {'compacted':>10} {'ratio':>6}"
+        f" {'beyond dedupe':>13} {'ratio':>6} {'DuckDB':>7}"
     )
     run.show(header)
     run.show("-" * len(header))
     con = connect(work / "parquet")
+    compacted_con = connect(work / "compacted")
+    # A month-wide query reads every store's partitions of the 30-day window.
+    window = sum(1 for _, day in partitions if day >= (AS_OF - dt.timedelta(days=29)).isoformat())
     for path in (QUERIES_DIR / query.sql_file for query in CATALOGUE.queries):
         sql = path.read_text(encoding="utf-8")
         table = read_table(sql)
@@ -439,16 +497,24 @@ def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
         dedupe = sum(sizes[p].get(c, 0) for p in kept for c in (DEDUPE_KEYS[table], "processed_at") if c in columns)
         footers = sum(sizes[p][""] for p in kept)
         compacted = sum(compacted_of[p].get(c, 0) for p in kept for c in [*columns, ""])
+        dedupe_columns = {DEDUPE_KEYS[table], "processed_at"}
+        beyond = compacted - sum(compacted_of[p].get(c, 0) for p in kept for c in dedupe_columns & columns)
+        qualifies = len(kept) >= window and not (columns - dedupe_columns) & HIGH_ENTROPY_COLUMNS
+        target = Target.at_least(400, "issue 14") if qualifies else None
         json_read = sum(json_of[p] for p in kept)
         t0 = time.perf_counter()
-        run_query(con, sql, today=AS_OF, source=path.name)
+        answer = run_query(con, sql, today=AS_OF, source=path.name)
         elapsed = time.perf_counter() - t0
+        if sorted(run_query(compacted_con, sql, today=AS_OF, source=path.name).rows, key=repr) != sorted(
+            answer.rows, key=repr
+        ):
+            raise SystemExit(f"{path.name}: the compacted layout gives other answers than Firehose's")
         query = path.stem
         run.show(
             f"{query:<28} {table:<6} {len(kept):>5} {len(columns):>4} {_mib(parquet):>13} {_mib(dedupe):>10}"
             f" {_mib(json_read):>13} {json_read / parquet:>5.0f}x {_mib(parquet + footers):>10}"
             f" {json_read / (parquet + footers):>5.0f}x {_mib(compacted):>10} {json_read / compacted:>5.0f}x"
-            f" {elapsed:>6.1f}s",
+            f" {_mib(beyond):>13} {json_read / beyond:>5.0f}x{'*' if qualifies else ' '} {elapsed:>5.1f}s",
             Figure(f"{query}: partitions read", len(kept), "partitions"),
             Figure(f"{query}: columns read", len(columns), "columns"),
             Figure(f"{query}: Parquet read", parquet / 2**20, "MiB"),
@@ -459,6 +525,8 @@ def measure(run: BenchRun, work: Path, *, removed: bool) -> None:
             Figure(f"{query}: JSON / (Parquet + footers)", json_read / (parquet + footers), "x"),
             Figure(f"{query}: compacted Parquet read", compacted / 2**20, "MiB"),
             Figure(f"{query}: JSON / compacted", json_read / compacted, "x"),
+            Figure(f"{query}: compacted read beyond dedupe", beyond / 2**20, "MiB"),
+            Figure(f"{query}: JSON / compacted beyond dedupe", json_read / beyond, "x", target),
             Figure(f"{query}: DuckDB run time", elapsed, "s"),
         )
     runtime = time.perf_counter() - started
