@@ -173,9 +173,7 @@ def _device(device_id: str, entry: object, source: str) -> DeviceInfo:
         # The stack writes every field; a registry of zones only (tests, the local
         # pipeline) collects everything and keeps images, the config's defaults.
         if not isinstance(camera, dict) or "zone" not in camera or not set(camera) <= set(_CAMERA_FIELDS):
-            raise ConfigurationError(
-                f"{where} must have the key zone and may have only {', '.join(_CAMERA_FIELDS)}"
-            )
+            raise ConfigurationError(f"{where} must have the key zone and may have only {', '.join(_CAMERA_FIELDS)}")
         if not isinstance(camera["zone"], str) or not camera["zone"]:
             raise ConfigurationError(f"{where} has an empty or non-string zone")
         parsed[camera_id] = CameraInfo(
