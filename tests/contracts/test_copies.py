@@ -20,6 +20,7 @@ from shopper_edge import config as edge_config
 from shopper_edge import deployment as edge_deployment
 
 from contracts import analyze_function, identifiers, layout, outputs, schema
+from tests.cdk_apps import is_analyze_function
 
 SHA = "0123456789abcdef" * 4
 INSTANTS = (
@@ -194,11 +195,7 @@ class RecordingEnviron(dict[str, str]):
 def synthesized_function(demo_assembly) -> tuple[dict[str, object], Path]:
     """(environment variables, bundled code folder) of the demo deployment's analyze function."""
     (stack,) = demo_assembly.stacks
-    functions = [
-        r["Properties"]
-        for r in stack.template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "app.handler"
-    ]
+    functions = [r["Properties"] for r in stack.template["Resources"].values() if is_analyze_function(r)]
     (function,) = functions
     asset_hash = function["Code"]["S3Key"].removesuffix(".zip")
     return function["Environment"]["Variables"], Path(demo_assembly.directory) / f"asset.{asset_hash}"

@@ -51,5 +51,6 @@ def test_create_resources_makes_what_the_stack_deploys():
         assert session.client("dynamodb").describe_table(TableName="unit-idempotency")["Table"]["KeySchema"] == [
             {"AttributeName": "id", "KeyType": "HASH"}
         ]
-        assert session.client("firehose").list_delivery_streams()["DeliveryStreamNames"] == ["unit-faces", "unit-images"]
+        streams = session.client("firehose").list_delivery_streams()["DeliveryStreamNames"]
+        assert streams == ["unit-faces", "unit-images"]
         assert queue_url is not None and queue_url.endswith("/unit-incoming")

@@ -24,7 +24,7 @@ from stacks.lambda_dependencies import (
     dependencies_hash,
 )
 from stacks.process import HANDLER_DIR, LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
-from tests.cdk_apps import PROJECT_ROOT
+from tests.cdk_apps import PROJECT_ROOT, is_analyze_function
 
 REQUIREMENTS = HANDLER_DIR / REQUIREMENTS_FILE_NAME
 #: What the Lambda Python runtimes ship besides the standard library (boto3 and what it needs).
@@ -100,7 +100,7 @@ def test_the_function_asset_imports_with_only_its_layer_and_the_runtime_packages
         (stack.template, resource)
         for stack in demo_assembly.stacks
         for resource in stack.template["Resources"].values()
-        if resource["Properties"].get("Handler") == "app.handler"
+        if is_analyze_function(resource)
     )
     code = assets / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     (layer_ref,) = function["Properties"]["Layers"]

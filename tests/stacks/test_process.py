@@ -23,7 +23,7 @@ from stacks.process import (
     parallelism_for,
     queue_visibility_timeout_for,
 )
-from tests.cdk_apps import PROJECT_ROOT, new_app
+from tests.cdk_apps import PROJECT_ROOT, is_analyze_function, new_app
 
 REGISTRY = {"pi-a": {"store_id": "s1", "camera_id": "door", "zone": "entrance"}}
 
@@ -356,7 +356,7 @@ def _analyze_assets(assembly) -> dict[str, tuple[str, dict]]:
     found = {}
     for stack in assembly.stacks:
         for resource in stack.template["Resources"].values():
-            if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") == "app.handler":
+            if is_analyze_function(resource):
                 asset_hash = resource["Properties"]["Code"]["S3Key"].removesuffix(".zip")
                 registry = Path(assembly.directory) / f"asset.{asset_hash}" / REGISTRY_FILE_NAME
                 found[stack.stack_name] = (asset_hash, json.loads(registry.read_text(encoding="utf-8")))
