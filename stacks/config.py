@@ -345,9 +345,9 @@ class Alarms(_Strict):
     topic and subscribes the address (AWS mails a confirmation link first);
     with ``topic_arn`` it notifies an existing topic (an on-call pager, a chat
     integration) whose subscriptions are managed where it was created; with
-    neither it creates the topic without a subscription (subscribe with the
-    stack's ``AlarmTopicArn``). Both at once are refused: the address would be
-    subscribed to a topic this stack does not own.
+    neither it creates the topic without a subscription (subscribe to it
+    later: it is the stack's ``AWS::SNS::Topic`` resource). Both at once are
+    refused: the address would be subscribed to a topic this stack does not own.
     """
 
     email: Annotated[str, AfterValidator(_matching(_EMAIL, "e-mail address"))] | None = None
