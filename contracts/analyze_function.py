@@ -66,7 +66,16 @@ CAMERA_FIELDS = ("zone", "attributes", "keep_images")
 ATTRIBUTE_GROUPS = ("age", "appearance", "emotions", "gender")
 
 SERVICE_NAME = "shopper-sentiment-analyze"
+#: The metrics namespace of a construct used on its own; a deployment publishes
+#: under ``metrics_namespace(<deployment>)``.
 METRICS_NAMESPACE = "ShopperSentiment"
+
+
+def metrics_namespace(deployment: str) -> str:
+    """One namespace per deployment: two deployments in one account and region (one per store,
+    say) must not add up each other's metrics, nor set off each other's alarms."""
+    return f"{METRICS_NAMESPACE}/{deployment}"
+
 
 #: Faces below these floors are dropped by the function (and counted): the
 #: deployment config's defaults and the function's when a variable is unset.

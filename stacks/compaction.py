@@ -165,6 +165,7 @@ class CompactionTier(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_dir: Path = HANDLER_DIR,
+        metrics_namespace: str = METRICS_NAMESPACE,
     ) -> None:
         super().__init__(scope, id_)
         if not store_time_zones:
@@ -229,7 +230,7 @@ class CompactionTier(Construct):
                 "CLOSE_DELAY_SECONDS": str(int(self.close_delay.to_seconds())),
                 "MAX_OBJECT_BYTES": str(int(max_object_size.to_bytes())),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
@@ -252,7 +253,7 @@ class CompactionTier(Construct):
         )
 
         self.oldest_age_metric = cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
+            namespace=metrics_namespace,
             metric_name=OLDEST_AGE_METRIC,
             dimensions_map={"service": SERVICE_NAME},
             statistic="Maximum",

@@ -147,6 +147,7 @@ class Monitoring(Construct):
         stores: Mapping[str, StoreHours],
         alarms: Alarms = DEFAULT_ALARMS,
         adopt: Mapping[str, cloudwatch.Alarm] | None = None,
+        metrics_namespace: str = METRICS_NAMESPACE,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -156,6 +157,7 @@ class Monitoring(Construct):
         if not delivery_streams:
             raise ValueError("Monitoring needs the delivery streams to watch")
         self._name_prefix = name_prefix
+        self._namespace = metrics_namespace
         self._settings = alarms
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.topic = self._topic(alarms)
@@ -294,7 +296,7 @@ class Monitoring(Construct):
 
     def _analyze_metric(self, name: str, period: Duration, **dimensions: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
+            namespace=self._namespace,
             metric_name=name,
             dimensions_map={"service": SERVICE_NAME, **dimensions},
             statistic="Sum",
@@ -407,7 +409,7 @@ class Monitoring(Construct):
                     sid="PublishOwnNamespace",
                     actions=["cloudwatch:PutMetricData"],
                     resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+                    conditions={"StringEquals": {"cloudwatch:namespace": self._namespace}},
                 ),
                 iam.PolicyStatement(
                     sid="OwnLogGroup",
@@ -421,7 +423,7 @@ class Monitoring(Construct):
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "CloudWatch GetMetricData and PutMetricData support no resource-level permissions; PutMetricData is "
-            "limited to the ShopperSentiment namespace by condition.",
+            "limited to the deployment's own metrics namespace by condition.",
         )
         acknowledge(
             policy,
@@ -449,7 +451,10 @@ class Monitoring(Construct):
             log_group=log_group,
             timeout=Duration.minutes(1),
             memory_size=256,
-            environment={"SILENT_HOURS": str(self._settings.silent_store_hours)},
+            environment={
+                "SILENT_HOURS": str(self._settings.silent_store_hours),
+                "METRICS_NAMESPACE": self._namespace,
+            },
         )
         depends_on_only(function.node.default_child, policy)
         events.Rule(
@@ -464,7 +469,7 @@ class Monitoring(Construct):
         self._alarm(
             STORES_SILENT,
             metric=cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
+                namespace=self._namespace,
                 metric_name="StoresSilent",
                 dimensions_map={"service": SILENCE_CHECK_SERVICE},
                 statistic="Maximum",
@@ -504,7 +509,7 @@ class Monitoring(Construct):
 
         def search(metric: str, dimension: str, statistic: str = "Sum", service: str = SERVICE_NAME) -> str:
             return (
-                f'SEARCH(\'{{{METRICS_NAMESPACE},service,{dimension}}} MetricName="{metric}" '
+                f'SEARCH(\'{{{self._namespace},service,{dimension}}} MetricName="{metric}" '
                 f"service=\"{service}\"', '{statistic}', 300)"
             )
 

@@ -13,6 +13,7 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from constructs import Construct
 
 from contracts import outputs
+from contracts.analyze_function import metrics_namespace
 from stacks.analytics import AnalyticsTier
 from stacks.compaction import CompactionTier, firehose_buffering_interval
 from stacks.config import Deployment
@@ -68,6 +69,8 @@ class PipelineStack(Stack):
             **kwargs,
         )
         name_prefix = deployment.stack_name
+        # Every function and alarm of the deployment publishes and reads its own namespace.
+        namespace = metrics_namespace(deployment.name)
         logs = access_log_bucket(self, "AccessLogs", removal_policy=removal_policy)
         # One timeout for the function and the queue it drains: raising it
         # raises the visibility timeout with it.
@@ -112,6 +115,7 @@ class PipelineStack(Stack):
             min_sharpness=deployment.min_sharpness,
             timeout=function_timeout,
             removal_policy=removal_policy,
+            metrics_namespace=namespace,
         )
         # Rewrites each closed store-day into one object; a day is closed once the
         # slower stream's last flush for it is over.
@@ -122,12 +126,14 @@ class PipelineStack(Stack):
             store_time_zones={store_id: store.timezone for store_id, store in deployment.stores.items()},
             buffering_interval=firehose_buffering_interval(self.process.delivery_stream, self.process.images_stream),
             removal_policy=removal_policy,
+            metrics_namespace=namespace,
         )
         # Every alarm of the stack, the tiers' own included, notifies one topic.
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             name_prefix=name_prefix,
+            metrics_namespace=namespace,
             function=self.process.function,
             queue=self.ingest.queue,
             dead_letter_queue=self.ingest.dead_letter_queue,

@@ -237,6 +237,7 @@ class ProcessTier(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_dir: Path = HANDLER_DIR,
+        metrics_namespace: str = fn_env.METRICS_NAMESPACE,
     ) -> None:
         super().__init__(scope, id_)
         if not device_registry:
@@ -356,7 +357,7 @@ class ProcessTier(Construct):
                 fn_env.MIN_SHARPNESS: f"{min_sharpness:g}",
                 fn_env.ANALYZE_THREADS: str(self.analyze_threads),
                 "POWERTOOLS_SERVICE_NAME": fn_env.SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": fn_env.METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )

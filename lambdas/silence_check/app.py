@@ -31,7 +31,10 @@ from zoneinfo import ZoneInfo
 #: The stores file's name inside the code asset:
 #: ``{"<store_id>": {"timezone": "<IANA zone>", "hours": ["HH:MM-HH:MM" or null, ...7, Monday first]}}``.
 STORES_FILE_NAME = "stores.json"
-#: Where the analyze function publishes (contracts/analyze_function.py METRICS_NAMESPACE and SERVICE_NAME).
+#: Where the analyze function publishes and this check with it (the deployment's namespace,
+#: contracts/analyze_function.py metrics_namespace; the stack sets METRICS_NAMESPACE).
+NAMESPACE_VARIABLE = "METRICS_NAMESPACE"
+#: The namespace of a construct used on its own (contracts/analyze_function.py METRICS_NAMESPACE).
 NAMESPACE = "ShopperSentiment"
 ANALYZE_SERVICE = "shopper-sentiment-analyze"
 #: This check's own ``service`` dimension.
@@ -65,7 +68,9 @@ def stores_to_check(stores: Mapping[str, Mapping[str, Any]], now: datetime, wind
     return due
 
 
-def images_per_store(cloudwatch: Any, store_ids: list[str], start: datetime, end: datetime) -> dict[str, float]:
+def images_per_store(
+    cloudwatch: Any, store_ids: list[str], start: datetime, end: datetime, namespace: str = NAMESPACE
+) -> dict[str, float]:
     """How many images the analyze function counted per store between ``start`` and ``end`` (0 for none)."""
     counts = dict.fromkeys(store_ids, 0.0)
     for first in range(0, len(store_ids), _QUERIES_PER_CALL):
@@ -75,7 +80,7 @@ def images_per_store(cloudwatch: Any, store_ids: list[str], start: datetime, end
                 "Id": f"s{index}",
                 "MetricStat": {
                     "Metric": {
-                        "Namespace": NAMESPACE,
+                        "Namespace": namespace,
                         "MetricName": STORE_IMAGES,
                         "Dimensions": [
                             {"Name": "service", "Value": ANALYZE_SERVICE},
@@ -97,10 +102,16 @@ def images_per_store(cloudwatch: Any, store_ids: list[str], start: datetime, end
     return counts
 
 
-def check(cloudwatch: Any, stores: Mapping[str, Mapping[str, Any]], now: datetime, window: timedelta) -> list[str]:
+def check(
+    cloudwatch: Any,
+    stores: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    window: timedelta,
+    namespace: str = NAMESPACE,
+) -> list[str]:
     """Publish how many open stores were silent for the window (and which); the silent ones."""
     due = stores_to_check(stores, now, window)
-    counts = images_per_store(cloudwatch, due, now - window, now) if due else {}
+    counts = images_per_store(cloudwatch, due, now - window, now, namespace) if due else {}
     silent = [store_id for store_id in due if counts[store_id] == 0]
     service = {"Name": "service", "Value": SERVICE}
     data = [{"MetricName": STORES_SILENT, "Dimensions": [service], "Value": len(silent), "Unit": "Count"}]
@@ -114,7 +125,7 @@ def check(cloudwatch: Any, stores: Mapping[str, Mapping[str, Any]], now: datetim
         for store_id in due
     ]
     for first in range(0, len(data), 1000):  # PutMetricData takes 1,000 values per call
-        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[first : first + 1000])
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[first : first + 1000])
     print(json.dumps({"message": "silence check", "checked": due, "silent": silent}))
     return silent
 
@@ -128,5 +139,6 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
     stores = load_stores(Path(__file__).resolve().parent)
     window = timedelta(hours=int(os.environ["SILENT_HOURS"]))
-    silent = check(boto3.client("cloudwatch"), stores, datetime.now(UTC), window)
+    namespace = os.environ.get(NAMESPACE_VARIABLE) or NAMESPACE
+    silent = check(boto3.client("cloudwatch"), stores, datetime.now(UTC), window, namespace)
     return {"silent": silent}

@@ -74,9 +74,11 @@ def cloudwatch():
         yield boto3.client("cloudwatch", region_name="us-east-1")
 
 
-def put_store_images(cloudwatch, store_id: str, at: datetime, value: float) -> None:
+def put_store_images(
+    cloudwatch, store_id: str, at: datetime, value: float, namespace: str = "ShopperSentiment"
+) -> None:
     cloudwatch.put_metric_data(
-        Namespace="ShopperSentiment",
+        Namespace=namespace,
         MetricData=[
             {
                 "MetricName": "StoreImages",
@@ -92,12 +94,14 @@ def put_store_images(cloudwatch, store_id: str, at: datetime, value: float) -> N
     )
 
 
-def published(cloudwatch, name: str, store_id: str | None, now: datetime) -> list[float]:
+def published(
+    cloudwatch, name: str, store_id: str | None, now: datetime, namespace: str = "ShopperSentiment"
+) -> list[float]:
     dimensions = [{"Name": "service", "Value": "shopper-sentiment-silence-check"}]
     if store_id:
         dimensions.append({"Name": "store", "Value": store_id})
     response = cloudwatch.get_metric_statistics(
-        Namespace="ShopperSentiment",
+        Namespace=namespace,
         MetricName=name,
         Dimensions=dimensions,
         StartTime=now - timedelta(hours=1),
@@ -143,3 +147,23 @@ def test_with_every_store_closed_the_check_still_reports_zero(cloudwatch):
 def test_the_handler_reads_the_stores_shipped_beside_it(monkeypatch, tmp_path):
     (tmp_path / check.STORES_FILE_NAME).write_text(json.dumps(STORES), encoding="utf-8")
     assert check.load_stores(tmp_path) == STORES
+
+
+def test_the_check_reads_and_publishes_only_its_deployments_namespace(cloudwatch):
+    now = datetime.now(UTC).replace(microsecond=0)
+    stores = {"shop": {"timezone": "UTC", "hours": ["00:00-24:00"] * 7}}
+    namespaces: list[tuple[str, str]] = []
+
+    def record(params, model, **_):
+        if model.name == "GetMetricData":
+            queries = params["MetricDataQueries"]
+            namespaces.extend((model.name, q["MetricStat"]["Metric"]["Namespace"]) for q in queries)
+        elif model.name == "PutMetricData":
+            namespaces.append((model.name, params["Namespace"]))
+
+    # moto answers GetMetricData whatever the namespace, so the requests themselves are checked.
+    cloudwatch.meta.events.register("provide-client-params.cloudwatch.*", record)
+
+    assert check.check(cloudwatch, stores, now, TWO_HOURS, "ShopperSentiment/north") == ["shop"]
+    assert set(namespaces) == {("GetMetricData", "ShopperSentiment/north"), ("PutMetricData", "ShopperSentiment/north")}
+    assert published(cloudwatch, "StoresSilent", None, now, "ShopperSentiment/north") == [1]

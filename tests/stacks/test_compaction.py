@@ -113,7 +113,7 @@ def test_an_alarm_fires_when_a_closed_day_stays_uncompacted_for_a_day_or_the_job
     demo_template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
-            "Namespace": "ShopperSentiment",
+            "Namespace": "ShopperSentiment/demo",
             "MetricName": OLDEST_AGE_METRIC,
             "Dimensions": [{"Name": "service", "Value": SERVICE_NAME}],
             "Statistic": "Maximum",

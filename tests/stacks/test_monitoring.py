@@ -15,8 +15,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
+from app import build_app
 from stacks import monitoring as mon
-from stacks.config import Alarms
+from stacks.config import Alarms, parse_config
 from stacks.monitoring import Monitoring, StoreHours, _CheckWithStores
 from tests.cdk_apps import PROJECT_ROOT, new_app
 
@@ -109,7 +110,7 @@ def test_alarms_on_the_functions_own_metrics_read_its_namespace_and_service(demo
         for query in alarms[key]["Metrics"]:
             if "MetricStat" in query:
                 metric = query["MetricStat"]["Metric"]
-                assert metric["Namespace"] == "ShopperSentiment"
+                assert metric["Namespace"] == "ShopperSentiment/demo"  # the deployment's own
                 assert metric["Dimensions"] == [{"Name": "service", "Value": "shopper-sentiment-analyze"}]
     throttled = next(q for q in alarms["DetectFacesThrottled"]["Metrics"] if "Expression" in q)
     # Throttled calls per second as a share of the demo's 5/s budget.
@@ -369,3 +370,33 @@ def test_every_alarm_description_points_at_its_runbook_entry(demo_template):
     for key, alarm in alarms_of(demo_template).items():
         if key in EXPECTED and key != "DeadLetters":
             assert alarm["AlarmDescription"].endswith(f"docs/operations.md#{key.lower()}"), key
+
+
+def test_two_deployments_in_one_account_publish_and_alarm_each_in_its_own_namespace():
+    """One deployment per store in one region must not add up, nor alarm on, each other's metrics."""
+    store = {"timezone": "Europe/Berlin", "opening_hours": {"daily": "08:00-20:00"}}
+    deployments = {
+        name: {
+            "region": "eu-west-1",
+            "retention_days": 30,
+            "rekognition_tps": 5,
+            "stores": {f"store-{name}": {**store, "devices": {f"pi-{name}": {"camera_id": "door", "zone": "z"}}}},
+        }
+        for name in ("north", "south")
+    }
+    app = build_app(new_app(), parse_config({"deployments": deployments}))
+    for name in ("north", "south"):
+        template = Template.from_stack(app.node.find_child(f"ShopperSentiment-{name}")).to_json()
+        namespace = f"ShopperSentiment/{name}"
+        functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+        variables = [f["Properties"].get("Environment", {}).get("Variables", {}) for f in functions]
+        published = {v.get("POWERTOOLS_METRICS_NAMESPACE") or v.get("METRICS_NAMESPACE") for v in variables}
+        assert published - {None} == {namespace}
+        read = set()
+        for alarm in template["Resources"].values():
+            if alarm["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            props = alarm["Properties"]
+            read |= {props["Namespace"]} if "Namespace" in props else set()
+            read |= {q["MetricStat"]["Metric"]["Namespace"] for q in props.get("Metrics", []) if "MetricStat" in q}
+        assert {ns for ns in read if ns.startswith("ShopperSentiment")} == {namespace}
