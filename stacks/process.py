@@ -512,6 +512,14 @@ class ProcessTier(Construct):
                 resources=["*"],
             ),
             iam.PolicyStatement(
+                # HEAD of an archived or quarantined copy: S3 answers a redelivered
+                # image's HEAD with 403, not 404, to a role without s3:ListBucket,
+                # and the copy is what tells "already settled" from "refused".
+                sid="FindSettledImages",
+                actions=["s3:GetObject"],
+                resources=[archive_objects],
+            ),
+            iam.PolicyStatement(
                 sid="ReadAndRemoveIncoming",
                 actions=[
                     "s3:GetObject",
@@ -552,7 +560,8 @@ class ProcessTier(Construct):
             incoming_objects: "The function reads, then removes, only objects under incoming/ (names generated "
             "by the devices); it cannot touch any other prefix.",
             archive_objects: "The function writes archived images and quarantined ones (quarantine/<reason>/) "
-            "under the same generated names into the archive bucket only; it cannot read or delete there.",
+            "under the same generated names into the archive bucket only, and looks up (HEAD) whether an image it "
+            "is handed again was already settled there; it cannot delete there.",
             f"{log_group.log_group_arn}:*": "Log streams are created by Lambda at run time; the wildcard is "
             "limited to streams of this function's own log group.",
         }

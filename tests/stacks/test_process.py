@@ -181,6 +181,9 @@ def test_function_role_is_least_privilege(process):
     assert by_sid["WriteArchive"]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [ref(stack, deps["archive_bucket"]), "Arn"]}, "/*"]]
     }
+    # HEAD of an archived or quarantined copy: how a redelivery that S3 answers with 403 is recognised.
+    assert actions(by_sid["FindSettledImages"]) == {"s3:GetObject"}
+    assert by_sid["FindSettledImages"]["Resource"] == by_sid["WriteArchive"]["Resource"]
     assert actions(by_sid["DeliverFaceRecords"]) == {"firehose:PutRecordBatch"}
     assert by_sid["DeliverFaceRecords"]["Resource"] == [
         {"Fn::GetAtt": [ref(stack, tier.delivery_stream), "Arn"]},

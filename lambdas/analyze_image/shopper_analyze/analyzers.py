@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 INVALID_IMAGE_FORMAT = "invalid-image-format"
 IMAGE_TOO_LARGE = "image-too-large"
+#: DetectFaces' InvalidParameterException for a well-formed request: a property
+#: of the image (for example under 80 pixels on a side, Rekognition's minimum).
+INVALID_PARAMETER = "invalid-parameter"
+#: The reasons the analyzer can give (a registered camera's image quarantined by its content).
+REJECTION_REASONS = (INVALID_IMAGE_FORMAT, IMAGE_TOO_LARGE, INVALID_PARAMETER)
 
 # Rekognition reads the object itself; limit from the Rekognition developer
 # guide ("Guidelines and quotas": 15 MB for an image stored in S3).
@@ -53,6 +58,10 @@ class FaceAnalyzer(Protocol):
 _REJECTED = {
     "InvalidImageFormatException": INVALID_IMAGE_FORMAT,
     "ImageTooLargeException": IMAGE_TOO_LARGE,
+    # The request is always the same shape (an S3 object and attribute names
+    # botocore validates), so what is left to violate a constraint is the
+    # image: retrying it would only bill it again, five times, then dead-letter it.
+    "InvalidParameterException": INVALID_PARAMETER,
 }
 
 

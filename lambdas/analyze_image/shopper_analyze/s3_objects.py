@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 QUARANTINE_PREFIX = "quarantine/"
 QUARANTINE_TAG = "quarantine-reason"
 _GONE = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
+_FORBIDDEN = {"403", "AccessDenied", "Forbidden"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,23 @@ class ObjectHead:
 
 def is_gone(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in _GONE
+
+
+def is_forbidden(exc: ClientError) -> bool:
+    """403: refused, or (S3 says so to a caller without s3:ListBucket on the bucket) not there."""
+    code = str(exc.response.get("Error", {}).get("Code"))
+    return code in _FORBIDDEN or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403
+
+
+def object_exists(client: S3Client, *, bucket: str, key: str) -> bool:
+    """True if HEAD finds the key; False for 404 and for 403 (a missing key, to a caller that may not list)."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_gone(exc) or is_forbidden(exc):
+            return False
+        raise
+    return True
 
 
 def head_object(client: S3Client, *, bucket: str, key: str, version_id: str | None) -> ObjectHead | None:

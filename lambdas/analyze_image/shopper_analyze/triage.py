@@ -19,10 +19,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from shopper_analyze.analyzers import (
     IMAGE_TOO_LARGE,
     INVALID_IMAGE_FORMAT,
     MAX_S3_IMAGE_BYTES,
+    REJECTION_REASONS,
     ImageRejectedError,
     ImageUnreadableError,
 )
@@ -33,7 +36,7 @@ from shopper_analyze.face_records import encode_record, withhold_attributes
 from shopper_analyze.image_keys import INCOMING_PREFIX, ImageKey, KeyLayoutError, parse_image_key
 from shopper_analyze.image_rows import OUTCOME_QUARANTINED, image_id_for, image_row
 from shopper_analyze.s3_events import S3ObjectRef
-from shopper_analyze.s3_objects import head_object, move_object, quarantine_key
+from shopper_analyze.s3_objects import head_object, is_forbidden, move_object, object_exists, quarantine_key
 from shopper_analyze.settings import DeviceInfo
 
 if TYPE_CHECKING:
@@ -51,6 +54,10 @@ UNKNOWN_CAMERA = "unknown-camera"
 
 class ImageRowNotDeliveredError(RuntimeError):
     """A quarantined image's row was not accepted by Firehose; the image stays in incoming/ for a retry."""
+
+
+class ImageNotVisibleError(RuntimeError):
+    """S3 refused the HEAD of an image (403) that was not settled before: the role, a bucket or key policy."""
 
 
 @dataclass
@@ -126,7 +133,21 @@ class ImageTriage:
         # One HEAD before the analyzer: an image already moved (a duplicate event
         # after success) is not delivered again, and size limits are checked
         # without spending a Rekognition call.
-        head = head_object(self.s3, bucket=obj.bucket, key=obj.key, version_id=obj.version_id)
+        try:
+            head = head_object(self.s3, bucket=obj.bucket, key=obj.key, version_id=obj.version_id)
+        except ClientError as exc:
+            # The role has no s3:ListBucket, so S3 answers 403, not 404, for an image
+            # that is gone: a redelivery after it was archived is the common case.
+            if not is_forbidden(exc):
+                raise
+            settled = self.settled_copy(obj)
+            if settled is None:
+                raise ImageNotVisibleError(
+                    f"S3 refused to HEAD {obj.key} (403) and the archive holds no copy of it: check the function's"
+                    " role and the bucket's policy; if the image was deleted (erase, lifecycle), delete the message"
+                ) from exc
+            self.count_gone(f"already settled: {settled}", tally)
+            return None
         if head is None:
             self.count_gone("object or version not found", tally)
             return None
@@ -236,6 +257,26 @@ class ImageTriage:
             return
         tally.count_with_dimension("ImagesQuarantined", "reason", reason)
         self.logger.warning("image quarantined", extra={"reason": reason, "detail": detail})
+
+    def settled_copy(self, obj: S3ObjectRef) -> str | None:
+        """Where an image that left incoming/ went (its archive or quarantine copy), or None if neither is there.
+
+        Keys carry a hash of the content, so a copy under the same key is this
+        image. Only reasons of a registered camera's image are looked for: the
+        others are decided from the key alone, before any HEAD.
+        """
+        if object_exists(self.s3, bucket=self.archive_bucket, key=obj.key):
+            return "archived"
+        for reason in REJECTION_REASONS:
+            if object_exists(self.s3, bucket=self.archive_bucket, key=quarantine_key(reason, obj.key)):
+                return f"quarantined ({reason})"
+        identity = (obj.bucket, obj.key, obj.etag or "")
+        if (
+            obj.etag
+            and delivered_record_count(self.dynamodb, table=self.idempotency_table, identity=identity) is not None
+        ):
+            return "delivered, then deleted (keep_images is off for its camera)"
+        return None
 
     def count_gone(self, reason: str, tally: MetricTally) -> None:
         tally.count("ImagesGone")
