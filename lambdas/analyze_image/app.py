@@ -35,6 +35,7 @@ from botocore.config import Config
 from shopper_analyze.analyzers import RekognitionAnalyzer
 from shopper_analyze.batch_plan import plan_batch
 from shopper_analyze.call_attempts import CallAttempts
+from shopper_analyze.call_deadline import CallDeadline
 from shopper_analyze.clients import DETECT_FACES_PER_SECOND_PER_THREAD, Clients, Clock, PacedAnalyzer
 from shopper_analyze.face_analysis import IDEMPOTENCY_KEY_JMESPATH, FaceAnalysis
 from shopper_analyze.face_records import FaceFloor
@@ -42,7 +43,7 @@ from shopper_analyze.failure_causes import failure_cause
 from shopper_analyze.metric_tally import MetricTally
 from shopper_analyze.settings import Settings, load_settings
 from shopper_analyze.settlement import Settlement
-from shopper_analyze.staging import Invocation, commit_message, stage_images
+from shopper_analyze.staging import DELIVERY_RESERVE_MS, Invocation, commit_message, stage_images
 from shopper_analyze.triage import ImageTriage
 
 #: Redeliveries within this window reuse the stored analysis instead of calling
@@ -57,6 +58,10 @@ DETECT_FACES_CALLS = "DetectFacesCalls"
 DETECT_FACES_THROTTLED = "DetectFacesThrottled"
 #: A failed message, with the ``cause`` dimension (shopper_analyze.failure_causes).
 MESSAGES_RETRIED = "MessagesRetried"
+#: Kept back after phase 2's last call: botocore's backoff before an attempt
+#: the deadline then refuses (up to 8 s for the five-attempt clients), the
+#: BatchProcessor's response and the metrics flush.
+SETTLE_MARGIN_MS = 10_000
 
 
 #: The SDK's loggers, held at INFO whatever the function's log level: at DEBUG
@@ -71,12 +76,17 @@ def keep_sdk_logs_free_of_payloads() -> None:
 
 
 def aws_clients(
-    settings: Settings, *, clock: Clock | None = None, detect_faces_attempts: CallAttempts | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    detect_faces_attempts: CallAttempts | None = None,
+    call_deadline: CallDeadline | None = None,
 ) -> Clients:
     """The deployed clients, with the retries and timeouts each service needs.
 
     ``clock`` is where the analyzer's pace waits (the system's unless a simulation gives its own);
-    ``detect_faces_attempts`` counts every DetectFaces attempt of the Rekognition client, retries included.
+    ``detect_faces_attempts`` counts every DetectFaces attempt of the Rekognition client, retries included;
+    ``call_deadline`` (the handler's) refuses every client's attempts that would end after it.
     """
     # Clients live for the execution environment and are shared by the analysis
     # threads (boto3 clients are thread-safe); each thread may hold a connection.
@@ -86,7 +96,9 @@ def aws_clients(
     def client(service: str, *, retry_mode: str, attempts: int, read_timeout: int) -> Any:
         retries = {"mode": retry_mode, "max_attempts": attempts}
         config = Config(retries=retries, connect_timeout=2, read_timeout=read_timeout, max_pool_connections=pool)
-        return boto3.client(service, config=config)
+        made = boto3.client(service, config=config)
+        # Timeouts and retries bound one call, not a batch of them: the deadline does.
+        return made if call_deadline is None else call_deadline.attach(made)
 
     rekognition = client("rekognition", retry_mode="adaptive", attempts=5, read_timeout=20)
     if detect_faces_attempts is not None:
@@ -155,13 +167,16 @@ def create_handler(
     *,
     thread_pool: Callable[..., Executor] = ThreadPoolExecutor,
     detect_faces_attempts: CallAttempts | None = None,
+    call_deadline: CallDeadline | None = None,
 ) -> Handler:
     """A handler on these clients, with its own idempotency config and persistence layer.
 
     ``thread_pool`` makes each invocation's pool of analysis threads; a
     simulation passes one whose threads wait in simulated time.
     ``detect_faces_attempts`` (attached to the analyzer's client) is
-    published with each invocation's metrics.
+    published with each invocation's metrics. ``call_deadline`` (attached to
+    the clients) is set per phase: phase 1's calls end ``DELIVERY_RESERVE_MS``
+    before the function's timeout, phase 2's ``SETTLE_MARGIN_MS`` before it.
     """
     keep_sdk_logs_free_of_payloads()
     logger = Logger()
@@ -213,6 +228,9 @@ def create_handler(
         # a timeout does not block the redelivered message for the whole TTL.
         idempotency_config.register_lambda_context(context)
         tally = MetricTally()
+        if call_deadline is not None:
+            ends_at = call_deadline.now() + context.get_remaining_time_in_millis() / 1000
+            call_deadline.set_at(ends_at - DELIVERY_RESERVE_MS / 1000)
         try:
             plans = plan_batch(event["Records"], tally, logger)
             invocation = Invocation()
@@ -227,10 +245,14 @@ def create_handler(
                 ):
                     processor.process()
                     logger.set_correlation_id(None)
+                    if call_deadline is not None:
+                        call_deadline.set_at(ends_at - SETTLE_MARGIN_MS / 1000)
                     for message, exc in settlement.settle(invocation, pool, tally):
                         count_retry(tally, exc)
                         processor.failure_handler(record=message, exception=(type(exc), exc, exc.__traceback__))
         finally:
+            if call_deadline is not None:
+                call_deadline.clear()
             if detect_faces_attempts is not None:
                 detect_faces_attempts.drain_into(
                     tally, attempts_metric=DETECT_FACES_CALLS, throttled_metric=DETECT_FACES_THROTTLED
@@ -243,8 +265,10 @@ def create_handler(
 
 SETTINGS = load_settings(os.environ, base_dir=Path(__file__).resolve().parent)
 DETECT_FACES_ATTEMPTS = CallAttempts(service_id="rekognition", operation="DetectFaces")
+CALL_DEADLINE = CallDeadline()
 handler = create_handler(
     SETTINGS,
-    aws_clients(SETTINGS, detect_faces_attempts=DETECT_FACES_ATTEMPTS),
+    aws_clients(SETTINGS, detect_faces_attempts=DETECT_FACES_ATTEMPTS, call_deadline=CALL_DEADLINE),
     detect_faces_attempts=DETECT_FACES_ATTEMPTS,
+    call_deadline=CALL_DEADLINE,
 )

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from shopper_analyze.analyzers import ImageUnreadableError
 from shopper_analyze.call_attempts import THROTTLING_CODES
+from shopper_analyze.call_deadline import CallDeadlineError
 from shopper_analyze.s3_events import MalformedEventError
 from shopper_analyze.settlement import ContentNotDeliveredError, FirehoseDeliveryError
 from shopper_analyze.staging import DeadlineApproachingError
@@ -29,7 +30,7 @@ THROTTLED = "throttled"
 ACCESS_DENIED = "access-denied"
 #: A call timed out or its connection failed (after the client's own retries).
 TIMEOUT = "timeout"
-#: Too little of the invocation was left to start the image (the batch took too long).
+#: Too little of the invocation was left to start the image or a call (the batch took too long, a service hung).
 DEADLINE = "deadline"
 #: Firehose still rejected records after every retry (or their quarantine row).
 FIREHOSE_REJECTED = "firehose-rejected"
@@ -114,7 +115,7 @@ def failure_cause(exc: BaseException) -> str:
         return any(isinstance(e, types) for e in chain)
 
     # The handler's own errors first: they say what the step was.
-    if found(DeadlineApproachingError):
+    if found(DeadlineApproachingError, CallDeadlineError):
         return DEADLINE
     if found(MalformedEventError):
         return MALFORMED_MESSAGE
