@@ -28,16 +28,12 @@ Defaults:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Size
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -52,14 +48,10 @@ from contracts import schema
 from contracts.analyze_function import METRICS_NAMESPACE
 from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
 from stacks.cfn import depends_on_only
-from stacks.lambda_dependencies import LambdaTarget, build_dependencies, dependencies_hash
+from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file, dependencies_layer
 from stacks.nag import acknowledge, finding
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "compact"
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
-LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
-LAMBDA_TARGET = LambdaTarget.for_runtime(LAMBDA_RUNTIME.name, LAMBDA_ARCHITECTURE.name)
-REQUIREMENTS_FILE_NAME = "requirements.txt"
 #: Written into the asset beside app.py (shopper_compact.settings.CONFIG_FILE_NAME).
 CONFIG_FILE_NAME = "compaction.json"
 SERVICE_NAME = "shopper-sentiment-compact"
@@ -78,7 +70,6 @@ TABLES = (
     (schema.TABLE_NAME, DATA_PREFIX, "record_id"),
     (schema.IMAGES_TABLE_NAME, IMAGES_PREFIX, "image_id"),
 )
-_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache", REQUIREMENTS_FILE_NAME)
 
 
 def compaction_config(store_time_zones: Mapping[str, str]) -> dict[str, Any]:
@@ -111,34 +102,6 @@ def firehose_buffering_interval(*streams: firehose.DeliveryStream) -> Duration:
             raise ValueError(f"{stream.node.path}: no concrete buffering interval to wait for")
         seconds.append(hints.interval_in_seconds)
     return Duration.seconds(max(seconds)) if seconds else DEFAULT_BUFFERING_INTERVAL
-
-
-def handler_asset_hash(source: Path, config_json: str) -> str:
-    """Every file the bundle copies, and the config: a store's new zone changes the asset."""
-    digest = hashlib.sha256()
-    excluded = shutil.ignore_patterns(*_ASSET_EXCLUDE)
-    for folder, subfolders, files in sorted(os.walk(source)):
-        ignored = excluded(folder, [*subfolders, *files])
-        subfolders[:] = sorted(d for d in subfolders if d not in ignored)
-        for name in sorted(f for f in files if f not in ignored):
-            path = Path(folder) / name
-            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(CONFIG_FILE_NAME.encode() + b"\0" + config_json.encode())
-    return digest.hexdigest()
-
-
-@jsii.implements(ILocalBundling)
-class _HandlerWithConfig:
-    """Local (Docker-free) bundling: the handler folder plus ``compaction.json``."""
-
-    def __init__(self, source: Path, config_json: str) -> None:
-        self._source = source
-        self._config = config_json
-
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_ASSET_EXCLUDE))
-        (Path(output_dir) / CONFIG_FILE_NAME).write_text(self._config, encoding="utf-8")
-        return True
 
 
 class CompactionTier(Construct):
@@ -189,19 +152,7 @@ class CompactionTier(Construct):
         policy = self._grant_least_privilege(curated_bucket)
 
         config_json = json.dumps(compaction_config(store_time_zones), sort_keys=True, separators=(",", ":"))
-        requirements = handler_dir / REQUIREMENTS_FILE_NAME
-        self.dependencies = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            description=f"The compaction function's pinned dependencies ({LAMBDA_TARGET.describe()})",
-            code=lambda_.Code.from_asset(
-                str(build_dependencies(requirements, LAMBDA_TARGET)),
-                asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=dependencies_hash(requirements, LAMBDA_TARGET),
-            ),
-            compatible_runtimes=[LAMBDA_RUNTIME],
-            compatible_architectures=[LAMBDA_ARCHITECTURE],
-        )
+        self.dependencies = dependencies_layer(self, "Dependencies", handler_dir, function="compaction")
         self.function = lambda_.Function(
             self,
             "Compact",
@@ -209,16 +160,7 @@ class CompactionTier(Construct):
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
             handler="app.handler",
-            code=lambda_.Code.from_asset(
-                str(handler_dir),
-                exclude=list(_ASSET_EXCLUDE),
-                asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=handler_asset_hash(handler_dir, config_json),
-                bundling=BundlingOptions(
-                    image=DockerImage.from_registry("public.ecr.aws/lambda/python:3.14"),
-                    local=_HandlerWithConfig(handler_dir, config_json),
-                ),
-            ),
+            code=code_with_file(handler_dir, CONFIG_FILE_NAME, config_json),
             layers=[self.dependencies],
             role=self.role,
             log_group=self.log_group,

@@ -27,16 +27,12 @@ stacks/config.py for each default and why):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -55,6 +51,7 @@ from constructs import Construct
 from contracts.analyze_function import METRICS_NAMESPACE, SERVICE_NAME
 from stacks.cfn import depends_on_only
 from stacks.config import Alarms
+from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file
 from stacks.nag import acknowledge
 
 SILENCE_CHECK_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "silence_check"
@@ -99,30 +96,6 @@ class StoreHours:
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
             raise ValueError("StoreHours needs the hours of 7 weekdays, Monday first")
-
-
-def silence_check_asset_hash(source: Path, stores_json: str) -> str:
-    """The check's code and its stores: a change of opening hours must reach the function."""
-    digest = hashlib.sha256()
-    for path in sorted(source.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(STORES_FILE_NAME.encode() + b"\0" + stores_json.encode())
-    return digest.hexdigest()
-
-
-@jsii.implements(ILocalBundling)
-class _CheckWithStores:
-    """Local (Docker-free) bundling: the check's module plus the deployment's stores file."""
-
-    def __init__(self, source: Path, stores_json: str) -> None:
-        self._source = source
-        self._stores = stores_json
-
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        for path in sorted(self._source.glob("*.py")):
-            shutil.copy2(path, os.path.join(output_dir, path.name))
-        Path(output_dir, STORES_FILE_NAME).write_text(self._stores, encoding="utf-8")
-        return True
 
 
 class Monitoring(Construct):
@@ -435,18 +408,10 @@ class Monitoring(Construct):
             "SilenceCheck",
             description="Every 15 minutes: stores inside their opening hours that sent no still for "
             f"{self._settings.silent_store_hours} hours",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=LAMBDA_RUNTIME,
+            architecture=LAMBDA_ARCHITECTURE,
             handler="app.handler",
-            code=lambda_.Code.from_asset(
-                str(SILENCE_CHECK_DIR),
-                asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=silence_check_asset_hash(SILENCE_CHECK_DIR, stores_json),
-                bundling=BundlingOptions(
-                    image=DockerImage.from_registry("public.ecr.aws/lambda/python:3.14"),
-                    local=_CheckWithStores(SILENCE_CHECK_DIR, stores_json),
-                ),
-            ),
+            code=code_with_file(SILENCE_CHECK_DIR, STORES_FILE_NAME, stores_json),
             role=role,
             log_group=log_group,
             timeout=Duration.minutes(1),

@@ -31,22 +31,14 @@ Defaults:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jsii
 from aws_cdk import (
-    AssetHashType,
-    BundlingOptions,
-    DockerImage,
     Duration,
-    ILocalBundling,
     RemovalPolicy,
     Size,
     Stack,
@@ -65,14 +57,10 @@ from constructs import Construct
 from contracts import analyze_function as fn_env
 from contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX, partition_prefix
 from stacks.cfn import depends_on_only
-from stacks.lambda_dependencies import LambdaTarget, build_dependencies, dependencies_hash
+from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file, dependencies_layer
 from stacks.nag import acknowledge, finding
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "analyze_image"
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
-LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
-#: The function's pinned dependencies, in the handler folder (not shipped with the code).
-REQUIREMENTS_FILE_NAME = "requirements.txt"
 #: The share of the DetectFaces budget one analysis thread stands for (calls/s):
 #: each execution environment paces its calls to ANALYZE_THREADS times this
 #: (DETECT_FACES_PER_SECOND_PER_THREAD in the function's shopper_analyze/clients.py;
@@ -142,49 +130,6 @@ def parallelism_for(rekognition_tps: int) -> tuple[int, int]:
         return _MIN_SQS_CONCURRENCY, max(1, streams // _MIN_SQS_CONCURRENCY)
     _, threads, workers = max(fitting)
     return workers, threads
-
-
-_ASSET_EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache", REQUIREMENTS_FILE_NAME)
-LAMBDA_TARGET = LambdaTarget.for_runtime(LAMBDA_RUNTIME.name, LAMBDA_ARCHITECTURE.name)
-
-
-def handler_asset_hash(source: Path, registry_json: str) -> str:
-    """The function asset's identity: every file the bundle copies, and the deployment's registry.
-
-    CDK would hash the source folder alone: a device added to the config
-    would leave the template unchanged, skip the upload, and every image of
-    the new device would be quarantined as unknown; and two deployments
-    would share the first one's bundle. Hashing what the bundle holds makes
-    each deployment's asset its own and changes it with its registry.
-    """
-    digest = hashlib.sha256()
-    excluded = shutil.ignore_patterns(*_ASSET_EXCLUDE)
-    for folder, subfolders, files in sorted(os.walk(source)):
-        ignored = excluded(folder, [*subfolders, *files])
-        subfolders[:] = sorted(d for d in subfolders if d not in ignored)
-        for name in sorted(f for f in files if f not in ignored):
-            path = Path(folder) / name
-            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(fn_env.REGISTRY_FILE_NAME.encode() + b"\0" + registry_json.encode())
-    return digest.hexdigest()
-
-
-@jsii.implements(ILocalBundling)
-class _HandlerWithRegistry:
-    """Local (Docker-free) bundling: the handler folder plus the device registry file.
-
-    The registry is too large for Lambda's 4 KB of environment variables once a
-    deployment has a few dozen devices, so it ships inside the asset.
-    """
-
-    def __init__(self, source: Path, registry_json: str) -> None:
-        self._source = source
-        self._registry = registry_json
-
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_ASSET_EXCLUDE))
-        (Path(output_dir) / fn_env.REGISTRY_FILE_NAME).write_text(self._registry, encoding="utf-8")
-        return True
 
 
 def _check_visibility_timeout(queue: sqs.IQueue, timeout: Duration) -> None:
@@ -312,19 +257,7 @@ class ProcessTier(Construct):
         self._grant_least_privilege(source_bucket, archive_bucket, log_group)
 
         registry_json = json.dumps(device_registry, sort_keys=True, separators=(",", ":"))
-        requirements = handler_dir / REQUIREMENTS_FILE_NAME
-        self.dependencies = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            description=f"The analyze function's pinned dependencies ({LAMBDA_TARGET.describe()})",
-            code=lambda_.Code.from_asset(
-                str(build_dependencies(requirements, LAMBDA_TARGET)),
-                asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=dependencies_hash(requirements, LAMBDA_TARGET),
-            ),
-            compatible_runtimes=[LAMBDA_RUNTIME],
-            compatible_architectures=[LAMBDA_ARCHITECTURE],
-        )
+        self.dependencies = dependencies_layer(self, "Dependencies", handler_dir, function="analyze")
         self.function = lambda_.Function(
             self,
             "Analyze",
@@ -332,16 +265,9 @@ class ProcessTier(Construct):
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
             handler="app.handler",
-            code=lambda_.Code.from_asset(
-                str(handler_dir),
-                exclude=list(_ASSET_EXCLUDE),
-                asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=handler_asset_hash(handler_dir, registry_json),
-                bundling=BundlingOptions(
-                    image=DockerImage.from_registry("public.ecr.aws/lambda/python:3.14"),
-                    local=_HandlerWithRegistry(handler_dir, registry_json),
-                ),
-            ),
+            # The registry is too large for Lambda's 4 KB of environment variables once a
+            # deployment has a few dozen devices, so it ships inside the asset.
+            code=code_with_file(handler_dir, fn_env.REGISTRY_FILE_NAME, registry_json),
             layers=[self.dependencies],
             role=self.role,
             log_group=log_group,

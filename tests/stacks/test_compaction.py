@@ -16,15 +16,8 @@ from packaging.tags import Tag
 
 from contracts.schema import IMAGE_COLUMNS, UNREGISTERED_STORE
 from dashboards.quicksight.dataset import DEDUPE_KEYS
-from stacks.compaction import (
-    CONFIG_FILE_NAME,
-    HANDLER_DIR,
-    LAMBDA_TARGET,
-    OLDEST_AGE_METRIC,
-    REQUIREMENTS_FILE_NAME,
-    SERVICE_NAME,
-    TABLES,
-)
+from stacks.compaction import CONFIG_FILE_NAME, HANDLER_DIR, OLDEST_AGE_METRIC, SERVICE_NAME, TABLES
+from stacks.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
 from stacks.lambda_dependencies import LAYER_PYTHON_DIR, build_dependencies
 from tests.stacks.test_lambda_dependencies import RUNTIME_PACKAGES, pins, shipped, target_tags
 

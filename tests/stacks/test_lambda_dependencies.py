@@ -16,6 +16,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name
 
 from contracts import analyze_function as fn_env
+from stacks.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
 from stacks.lambda_dependencies import (
     LAYER_PYTHON_DIR,
     DependencyBuildError,
@@ -23,7 +24,7 @@ from stacks.lambda_dependencies import (
     build_dependencies,
     dependencies_hash,
 )
-from stacks.process import HANDLER_DIR, LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
+from stacks.process import HANDLER_DIR
 from tests.cdk_apps import PROJECT_ROOT, is_analyze_function
 
 REQUIREMENTS = HANDLER_DIR / REQUIREMENTS_FILE_NAME

@@ -18,7 +18,8 @@ from aws_cdk.assertions import Match, Template
 from app import build_app
 from stacks import monitoring as mon
 from stacks.config import Alarms, parse_config
-from stacks.monitoring import Monitoring, StoreHours, _CheckWithStores
+from stacks.lambda_code import code_asset_hash
+from stacks.monitoring import Monitoring, StoreHours
 from tests.cdk_apps import PROJECT_ROOT, new_app
 
 RUNBOOK = PROJECT_ROOT / "docs" / "operations.md"
@@ -264,18 +265,23 @@ def test_the_silence_check_runs_every_15_minutes_with_the_configured_hours():
     )
 
 
-def test_the_silence_check_ships_the_stores_and_their_hours_beside_its_code(tmp_path: Path):
-    stores = {"store-002": {"timezone": "Europe/Berlin", "hours": ["08:00-20:00"] * 6 + [None]}}
-    bundler = _CheckWithStores(mon.SILENCE_CHECK_DIR, json.dumps(stores))
-
-    assert bundler.try_bundle(str(tmp_path), image=None)
-
-    assert json.loads((tmp_path / mon.STORES_FILE_NAME).read_text()) == stores
-    assert (tmp_path / "app.py").read_text() == (mon.SILENCE_CHECK_DIR / "app.py").read_text()
-    other = mon.silence_check_asset_hash(
-        mon.SILENCE_CHECK_DIR, json.dumps({**stores, "store-003": stores["store-002"]})
+def test_the_silence_check_ships_the_stores_and_their_hours_beside_its_code(demo_assembly, demo_config):
+    template = next(s.template for s in demo_assembly.stacks if s.stack_name == "ShopperSentiment-demo")
+    (check,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "SILENT_HOURS" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    asset = Path(demo_assembly.directory) / f"asset.{check['Code']['S3Key'].removesuffix('.zip')}"
+    stores = json.loads((asset / mon.STORES_FILE_NAME).read_text())
+    assert set(stores) == {s for s, store in demo_config.deployments[0].stores.items() if store.opening_hours}
+    assert (asset / "app.py").read_text() == (mon.SILENCE_CHECK_DIR / "app.py").read_text()
+    # New hours change the asset, so they reach the function.
+    other = {**stores, "store-999": next(iter(stores.values()))}
+    assert code_asset_hash(mon.SILENCE_CHECK_DIR, mon.STORES_FILE_NAME, json.dumps(other)) != code_asset_hash(
+        mon.SILENCE_CHECK_DIR, mon.STORES_FILE_NAME, json.dumps(stores)
     )
-    assert mon.silence_check_asset_hash(mon.SILENCE_CHECK_DIR, json.dumps(stores)) != other
 
 
 def test_a_second_alarm_with_an_adopted_key_is_refused():

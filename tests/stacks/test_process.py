@@ -19,7 +19,6 @@ from stacks.config import parse_config
 from stacks.process import (
     CALLS_PER_SECOND_PER_THREAD,
     ProcessTier,
-    handler_asset_hash,
     parallelism_for,
     queue_visibility_timeout_for,
 )
@@ -394,18 +393,3 @@ def test_each_deployment_ships_exactly_its_own_device_registry(tmp_path):
     assert assets["ShopperSentiment-north"][0] != assets["ShopperSentiment-south"][0]
     for deployment in config.deployments:
         assert assets[deployment.stack_name][1] == deployment.device_registry()
-
-
-def test_the_asset_hash_covers_the_handler_code_and_the_registry(tmp_path):
-    source = tmp_path / "handler"
-    (source / "pkg").mkdir(parents=True)
-    (source / "app.py").write_text("print('v1')\n")
-    (source / "pkg" / "mod.py").write_text("X = 1\n")
-    (source / "pkg" / "__pycache__").mkdir()
-    first = handler_asset_hash(source, '{"a":1}')
-
-    (source / "pkg" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\0")  # excluded from the bundle
-    assert handler_asset_hash(source, '{"a":1}') == first
-    assert handler_asset_hash(source, '{"a":2}') != first
-    (source / "pkg" / "mod.py").write_text("X = 2\n")
-    assert handler_asset_hash(source, '{"a":1}') != first
