@@ -17,6 +17,9 @@ IDEMPOTENCY_TABLE = "IdempotencyTableName"
 ATHENA_WORKGROUP = "AthenaWorkGroupName"
 ATHENA_RESULTS_BUCKET = "AthenaResultsBucketName"
 EDGE_ROLE_ALIAS = "EdgeRoleAliasName"
+#: Read by ``shopper-sentiment redrive``: where the dead-letter queue's messages go back to.
+INCOMING_QUEUE_URL = "IncomingQueueUrl"
+DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
 #: The AWS CLI command that prints the account's IoT credentials-provider endpoint
 #: (one per account and region; CloudFormation has no attribute for it).
 CREDENTIALS_ENDPOINT_COMMAND = "CredentialsEndpointCommand"
@@ -30,4 +33,6 @@ ALL = (
     ATHENA_RESULTS_BUCKET,
     EDGE_ROLE_ALIAS,
     CREDENTIALS_ENDPOINT_COMMAND,
+    INCOMING_QUEUE_URL,
+    DEAD_LETTER_QUEUE_URL,
 )

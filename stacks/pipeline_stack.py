@@ -36,6 +36,9 @@ OUTPUT_DESCRIPTIONS = {
     outputs.EDGE_ROLE_ALIAS: "IoT role alias through which edge devices trade their certificate for upload credentials",
     outputs.CREDENTIALS_ENDPOINT_COMMAND: "AWS CLI command that prints the IoT credentials-provider endpoint the "
     "edge devices call (one per account and region)",
+    outputs.INCOMING_QUEUE_URL: "SQS queue of incoming/ object-created events that feeds the analyze function",
+    outputs.DEAD_LETTER_QUEUE_URL: "SQS dead-letter queue of messages the function failed; "
+    "shopper-sentiment redrive moves them back",
 }
 #: The AWS CLI call that prints the credentials-provider endpoint (CloudFormation has no attribute for it).
 CREDENTIALS_ENDPOINT_LOOKUP = "aws iot describe-endpoint --endpoint-type iot:CredentialProvider"
@@ -174,6 +177,8 @@ class PipelineStack(Stack):
             outputs.EDGE_ROLE_ALIAS: self.ingest.role_alias.ref,
             # The region token makes the command right for environment-agnostic stacks too.
             outputs.CREDENTIALS_ENDPOINT_COMMAND: f"{CREDENTIALS_ENDPOINT_LOOKUP} --region {self.region}",
+            outputs.INCOMING_QUEUE_URL: self.ingest.queue.queue_url,
+            outputs.DEAD_LETTER_QUEUE_URL: self.ingest.dead_letter_queue.queue_url,
         }
         # Declared on the stack itself so each logical id (the OutputKey) is exactly its key.
         for key, value in values.items():
