@@ -34,7 +34,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,11 +49,11 @@ from contracts.layout import (
     parse_image_key,
 )
 from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
+from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "erase"
 HELP = "delete every copy of a store's data (some devices, some store-local days), or show what would go"
 
-DEFAULT_CONFIG = "deployments.toml"
 #: The places, in the order they are searched and reported.
 PLACES = (
     "source incoming/",
@@ -72,8 +71,7 @@ _DELETE_BATCH = 1000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"deployment config (default: {DEFAULT_CONFIG})")
-    parser.add_argument("--deployment", help="deployment name in the config (needed when it has several)")
+    add_deployment_arguments(parser)
     parser.add_argument("--store", required=True, help="store id (as in the config)")
     parser.add_argument(
         "--device",
@@ -85,12 +83,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="last_day", type=_day, help="last store-local day, YYYY-MM-DD (inclusive)")
     parser.add_argument("--dry-run", action="store_true", help="find and count what is in scope; delete nothing")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
-    parser.add_argument("--region", help="AWS region of the stack (default: the deployment's, unless it is 'any')")
-    parser.add_argument(
-        "--outputs-file",
-        type=Path,
-        help="read the stack outputs from this file (`cdk deploy --outputs-file`) instead of DescribeStacks",
-    )
 
 
 def _day(text: str) -> date:
@@ -207,29 +199,6 @@ def resources_from_outputs(values: Mapping[str, str], stack_name: str) -> Resour
             " (npx cdk deploy) so the erase command can find every place"
         )
     return Resources(**{field_: values[key] for field_, key in _RESOURCE_OUTPUTS.items()})
-
-
-def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
-    from botocore.exceptions import ClientError
-
-    try:
-        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise UsageError(
-            f"stack {stack_name} cannot be described ({exc.response.get('Error', {}).get('Message', exc)});"
-            " check the region (--region) and the credentials"
-        ) from None
-    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
-
-
-def outputs_from_file(path: Path, stack_name: str) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the stack outputs: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get(stack_name), dict):
-        raise UsageError(f"{path}: no outputs of stack {stack_name} (as written by cdk deploy --outputs-file)")
-    return {str(k): str(v) for k, v in data[stack_name].items()}
 
 
 # --- what is found ---------------------------------------------------------------------------------
@@ -562,28 +531,6 @@ def apply(s3: Any, dynamodb: Any, table: str, found: Found) -> None:
 # --- the command ---------------------------------------------------------------------------------
 
 
-def _deployment(args: argparse.Namespace) -> Any:
-    from stacks.config import ConfigError, load_config
-
-    if not Path(args.config).is_file():
-        raise UsageError(f"{args.config}: config file not found (give the deployment config with --config PATH)")
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    names = [d.name for d in config.deployments]
-    if args.deployment is None:
-        if len(names) > 1:
-            raise UsageError(
-                f"{args.config} has several deployments ({', '.join(names)}): choose one with --deployment"
-            )
-        return config.deployments[0]
-    for deployment in config.deployments:
-        if deployment.name == args.deployment:
-            return deployment
-    raise UsageError(f"deployment {args.deployment!r} is not in {args.config} (its deployments: {', '.join(names)})")
-
-
 def _say(args: argparse.Namespace, message: str) -> None:
     # Progress and the plan go to stderr with --json, so stdout stays one document.
     print(message, file=sys.stderr if args.json else sys.stdout, flush=True)
@@ -633,22 +580,11 @@ def _any(counts: Mapping[str, Any]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    deployment = _deployment(args)
+    deployment = deployment_from(args)
     scope = scope_from(args, deployment)
-    region = args.region or (None if deployment.is_environment_agnostic else deployment.region)
-    try:
-        import boto3
-    except ImportError:
-        raise UsageError(
-            "erase needs boto3: install the pinned dependencies (pip install -r requirements-dev.txt)"
-        ) from None
-    session = boto3.Session(region_name=region)
+    session = session_for(args, deployment, "erase")
     stack_name = deployment.stack_name
-    values = (
-        outputs_from_file(args.outputs_file, stack_name)
-        if args.outputs_file
-        else stack_outputs(session.client("cloudformation"), stack_name)
-    )
+    values = outputs_of(args, session, stack_name)
     resources = resources_from_outputs(values, stack_name)
     started = datetime.now(UTC)
     report = erase(

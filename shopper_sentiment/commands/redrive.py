@@ -31,13 +31,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from contracts import outputs
 from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
-from shopper_sentiment.commands.erase import DEFAULT_CONFIG, outputs_from_file, stack_outputs
-from shopper_sentiment.commands.erase import _deployment as deployment_from
+from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "redrive"
 HELP = "move the dead-letter queue's messages back to the incoming queue (after a fix), or count them"
@@ -50,19 +48,12 @@ _TASK_ENDED = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"deployment config (default: {DEFAULT_CONFIG})")
-    parser.add_argument("--deployment", help="deployment name in the config (needed when it has several)")
+    add_deployment_arguments(parser)
     parser.add_argument("--method", choices=METHODS, default="move-task", help="how to move them (default: move-task)")
     parser.add_argument("--dry-run", action="store_true", help="count the messages waiting; move nothing")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds to wait for the move to end (default: 900)"
-    )
-    parser.add_argument("--region", help="AWS region of the stack (default: the deployment's, unless it is 'any')")
-    parser.add_argument(
-        "--outputs-file",
-        type=Path,
-        help="read the stack outputs from this file (`cdk deploy --outputs-file`) instead of DescribeStacks",
     )
 
 
@@ -203,16 +194,9 @@ def run(args: argparse.Namespace) -> int:
     deployment = deployment_from(args)
     if args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
-    region = args.region or (None if deployment.is_environment_agnostic else deployment.region)
-    import boto3
-
-    session = boto3.Session(region_name=region)
+    session = session_for(args, deployment, "redrive")
     stack_name = deployment.stack_name
-    values = (
-        outputs_from_file(args.outputs_file, stack_name)
-        if args.outputs_file
-        else stack_outputs(session.client("cloudformation"), stack_name)
-    )
+    values = outputs_of(args, session, stack_name)
     queues = queues_from_outputs(values, stack_name)
 
     def say(message: str) -> None:

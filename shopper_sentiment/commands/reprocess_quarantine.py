@@ -30,14 +30,12 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from contracts import outputs
 from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX, quarantine_key
 from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
-from shopper_sentiment.commands.erase import DEFAULT_CONFIG, outputs_from_file, stack_outputs
-from shopper_sentiment.commands.erase import _deployment as deployment_from
+from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "reprocess-quarantine"
 HELP = "put the quarantined images of a reason back in incoming/ (after a fix), or list them"
@@ -48,8 +46,7 @@ _PROGRESS_EVERY = 100
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"deployment config (default: {DEFAULT_CONFIG})")
-    parser.add_argument("--deployment", help="deployment name in the config (needed when it has several)")
+    add_deployment_arguments(parser)
     parser.add_argument(
         "--reason",
         required=True,
@@ -59,12 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="count the images of the reason; move nothing")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
-    parser.add_argument("--region", help="AWS region of the stack (default: the deployment's, unless it is 'any')")
-    parser.add_argument(
-        "--outputs-file",
-        type=Path,
-        help="read the stack outputs from this file (`cdk deploy --outputs-file`) instead of DescribeStacks",
-    )
 
 
 def _reason(text: str) -> str:
@@ -183,16 +174,9 @@ def reprocess(
 
 def run(args: argparse.Namespace) -> int:
     deployment = deployment_from(args)
-    region = args.region or (None if deployment.is_environment_agnostic else deployment.region)
-    import boto3
-
-    session = boto3.Session(region_name=region)
+    session = session_for(args, deployment, "reprocess-quarantine")
     stack_name = deployment.stack_name
-    values = (
-        outputs_from_file(args.outputs_file, stack_name)
-        if args.outputs_file
-        else stack_outputs(session.client("cloudformation"), stack_name)
-    )
+    values = outputs_of(args, session, stack_name)
     for key in (outputs.SOURCE_BUCKET, outputs.ARCHIVE_BUCKET):
         if not values.get(key):
             raise UsageError(f"stack {stack_name} has no output {key}: deploy the current version of the stack")
