@@ -18,6 +18,20 @@ DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
 #: Camera ids and zones.
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
+#: ``shopper-sentiment check`` uploads its sample still as this device, which
+#: every deployment's function knows (stacks/process.py adds it to the
+#: registry) and no config may list (stacks/config.py refuses it).
+CHECK_DEVICE_ID = "shopper-sentiment-check"
+CHECK_CAMERA_ID = "check"
+CHECK_ZONE = "check"
+#: The store of the check device's rows. Outside STORE_ID_PATTERN (a leading
+#: underscore), so it is no configured store: its rows land in their own
+#: partitions, never in a Parquet file with a real store's rows, and every
+#: named query and QuickSight dataset leaves it out (``store_id <> '_check'``).
+CHECK_STORE_ID = "_check"
+#: The check store's days are UTC days.
+CHECK_TIME_ZONE = "UTC"
+
 STACK_NAME_PREFIX = "ShopperSentiment"
 #: Suffix of the edge fleet's IoT role alias and IoT policy after the stack name.
 EDGE_NAME_SUFFIX = "-edge"

@@ -12,7 +12,8 @@ Defaults:
 - Glue database and the ``faces`` and ``images`` tables generated from contracts/schema.py, stored
   as Parquet (Parquet SerDe and input/output formats declared, so Athena
   never sees a JSON SerDe), partitioned by ``store_id`` and ``dt`` with
-  partition projection: ``store_id`` an enum of the configured stores,
+  partition projection: ``store_id`` an enum of the configured stores and
+  the check device's ``_check`` (and, for ``images``, ``_unregistered``),
   ``dt`` a date range up to tomorrow (``dt`` is the store's date, ahead of
   UTC east of Greenwich), and a ``storage.location.template`` equal to the
   Firehose prefix, so no crawler or MSCK REPAIR is ever needed.
@@ -37,7 +38,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contracts import schema
+from contracts import identifiers, schema
 from contracts.catalogue import CATALOGUE, NamedQuery
 from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, partition_prefix
 from stacks.storage import access_log_bucket, secure_bucket
@@ -194,7 +195,8 @@ class AnalyticsTier(Construct):
             DATA_PREFIX,
             schema.COLUMNS,
             description="One row per detected face (schema: contracts/schema.py)",
-            store_ids=store_ids,
+            # The check device's rows are in their own store: listed so that the check can query them.
+            store_ids=[*store_ids, identifiers.CHECK_STORE_ID],
             projection_start=projection_start,
         )
         self.images_table_name = schema.IMAGES_TABLE_NAME
@@ -206,7 +208,7 @@ class AnalyticsTier(Construct):
             IMAGES_PREFIX,
             schema.IMAGE_COLUMNS,
             description="One row per settled image, faces or not, analyzed or quarantined (contracts/schema.py)",
-            store_ids=[*store_ids, schema.UNREGISTERED_STORE],
+            store_ids=[*store_ids, schema.UNREGISTERED_STORE, identifiers.CHECK_STORE_ID],
             projection_start=projection_start,
         )
 

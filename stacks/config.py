@@ -385,6 +385,18 @@ class Store(_Strict):
     #: still for ``alarms.silent_store_hours`` raises an alarm. Without them it is not watched.
     opening_hours: OpeningHours | None = None
 
+    @field_validator("devices")
+    @classmethod
+    def _no_reserved_device(cls, devices: dict[str, Device]) -> dict[str, Device]:
+        for device_id in devices:
+            if device_id.lower() == identifiers.CHECK_DEVICE_ID.lower():
+                raise ValueError(
+                    f"device id {device_id!r} is reserved for the deployment check (shopper-sentiment check"
+                    " uploads its sample still as this device, and its rows are left out of every dashboard):"
+                    " give the real device another id"
+                )
+        return devices
+
     def hours_on(self, weekday: int) -> str | None:
         """The opening hours (``"HH:MM-HH:MM"``) on ``weekday`` (0 = Monday), or None when closed or not given."""
         if self.opening_hours is None:

@@ -27,6 +27,11 @@ Defaults:
   Parquet (SNAPPY) with the Glue table as schema, dynamic partitioning on
   ``store_id`` and ``dt``, an error prefix, and buffering valid for format
   conversion (≥ 64 MiB).
+- The check device (``contracts.identifiers.CHECK_DEVICE_ID``) is added to
+  the registry the function ships, in the reserved store ``_check`` with
+  every attribute and its images kept (``check_device_registry_entry``), so
+  ``shopper-sentiment check`` can follow a still through every step; a
+  registry that lists it already is refused.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts import analyze_function as fn_env
+from contracts import identifiers
 from contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX, partition_prefix
 from stacks.cfn import depends_on_only
 from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file, dependencies_layer
@@ -98,6 +104,25 @@ FIREHOSE_IMAGES_PREFIX = partition_prefix(*_PARTITION_VALUES, table_prefix=IMAGE
 FIREHOSE_IMAGES_ERROR_PREFIX = (
     f"{ERROR_PREFIX}{IMAGES_PREFIX}/!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
 )
+
+
+def check_device_registry_entry() -> dict[str, Any]:
+    """The check device's registry entry: its own store (UTC days), every attribute, its images archived.
+
+    Every attribute, so the check's rows exercise every column; kept, so the
+    check can see the archive copy appear whatever the deployment's privacy says.
+    """
+    return {
+        "store_id": identifiers.CHECK_STORE_ID,
+        "timezone": identifiers.CHECK_TIME_ZONE,
+        "cameras": {
+            identifiers.CHECK_CAMERA_ID: {
+                "zone": identifiers.CHECK_ZONE,
+                "attributes": list(fn_env.ATTRIBUTE_GROUPS),
+                "keep_images": True,
+            }
+        },
+    }
 
 
 def queue_visibility_timeout_for(function_timeout: Duration) -> Duration:
@@ -187,6 +212,12 @@ class ProcessTier(Construct):
         super().__init__(scope, id_)
         if not device_registry:
             raise ValueError("ProcessTier needs a device registry with at least one device")
+        if identifiers.CHECK_DEVICE_ID in device_registry:
+            raise ValueError(
+                f"ProcessTier device registry lists {identifiers.CHECK_DEVICE_ID!r}, the device reserved for"
+                " shopper-sentiment check; the tier adds it itself: give the real device another id"
+            )
+        device_registry = {**device_registry, identifiers.CHECK_DEVICE_ID: check_device_registry_entry()}
         if not 1 <= batch_size <= 10_000:
             raise ValueError("ProcessTier batch_size must be 1..10000 (the SQS event source limit)")
         if batch_size > 10 and max_batching_window.to_seconds() < 1:

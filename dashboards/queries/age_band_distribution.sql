@@ -6,13 +6,17 @@
 -- shopper seen in three stills counts three times.
 -- Each record_id counts once: a redelivered or re-analyzed image repeats its
 -- faces' record_ids, and only the first analysis of each is kept.
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH faces_once AS (
     SELECT
         age_low,
         age_high,
         row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
     FROM faces
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 ),
 ages AS (
     -- double, not 2.0: a DECIMAL literal would make this decimal arithmetic in Trino

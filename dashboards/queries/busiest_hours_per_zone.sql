@@ -4,6 +4,8 @@
 -- a lunch rush shows at noon whatever the store's time zone. Ties go to the
 -- earlier hour, so every zone lists at most three hours, ranked 1 to 3.
 -- Each record_id counts once (the first analysis of a re-analyzed image).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH faces_once AS (
     SELECT
         store_id,
@@ -11,7 +13,9 @@ WITH faces_once AS (
         captured_at_local,
         row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
     FROM faces
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 ),
 hourly AS (
     SELECT

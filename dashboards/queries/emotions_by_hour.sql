@@ -7,13 +7,17 @@
 -- capture date, a yyyy-MM-dd string, so string order is date order): Athena
 -- reads only those days' partitions. Each record_id counts once (the first
 -- analysis of a re-analyzed image).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH faces_once AS (
     SELECT
         captured_at_local,
         dominant_emotion,
         row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
     FROM faces
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 )
 SELECT
     hour(captured_at_local) AS capture_hour,

@@ -7,6 +7,8 @@
 -- the distinct stills those faces were found in (stills without faces are in
 -- the images table). Each record_id counts once (the first analysis of a
 -- re-analyzed image).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH faces_once AS (
     SELECT
         dt,
@@ -14,7 +16,9 @@ WITH faces_once AS (
         image_id,
         row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
     FROM faces
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 )
 SELECT
     dt AS capture_day,

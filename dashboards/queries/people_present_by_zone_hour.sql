@@ -15,6 +15,8 @@
 -- on dt, the store-local capture date. Each image_id counts once: a
 -- redelivered or re-analyzed still repeats its image_id, and only its first
 -- settlement is kept.
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH images_once AS (
     SELECT
         store_id,
@@ -26,7 +28,9 @@ WITH images_once AS (
         faces_kept,
         row_number() OVER (PARTITION BY image_id ORDER BY processed_at) AS copy_number
     FROM images
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 )
 SELECT
     store_id,

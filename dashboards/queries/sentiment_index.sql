@@ -8,6 +8,8 @@
 -- integers is a double in Trino, avg() of DECIMAL literals (1.0) would be
 -- rounded to one decimal place before the * 100.
 -- Each record_id counts once (the first analysis of a re-analyzed image).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH faces_once AS (
     SELECT
         dt,
@@ -16,7 +18,9 @@ WITH faces_once AS (
         dominant_emotion,
         row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
     FROM faces
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 )
 SELECT
     dt AS capture_day,

@@ -9,6 +9,8 @@
 -- out. The day is dt and the hour hour(captured_at_local), both on the
 -- store's wall clock. Each image_id counts once (the first settlement of a
 -- redelivered still).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH images_once AS (
     SELECT
         dt,
@@ -23,6 +25,7 @@ WITH images_once AS (
     WHERE
         dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
         AND store_id <> '_unregistered'
+        AND store_id <> '_check'
 )
 SELECT
     store_id,

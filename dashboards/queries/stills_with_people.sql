@@ -6,6 +6,8 @@
 -- a door, a trolley). Quarantined stills are left out. The hour is
 -- hour(captured_at_local), the store's wall clock. Each image_id counts once
 -- (the first settlement of a redelivered still).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH images_once AS (
     SELECT
         store_id,
@@ -15,7 +17,9 @@ WITH images_once AS (
         faces_kept,
         row_number() OVER (PARTITION BY image_id ORDER BY processed_at) AS copy_number
     FROM images
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 )
 SELECT
     store_id,

@@ -6,6 +6,8 @@
 -- midpoints of the estimated age ranges. sentiment_index is defined as in
 -- sentiment_index.sql. Each record_id counts once (the first analysis of a
 -- re-analyzed image).
+-- The deployment check's rows (store_id '_check', shopper-sentiment check)
+-- are no store's and are left out.
 WITH faces_once AS (
     SELECT
         store_id,
@@ -17,7 +19,9 @@ WITH faces_once AS (
         dominant_emotion,
         row_number() OVER (PARTITION BY record_id ORDER BY processed_at) AS copy_number
     FROM faces
-    WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+    WHERE
+        dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
+        AND store_id <> '_check'
 )
 SELECT
     store_id,

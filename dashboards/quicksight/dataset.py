@@ -25,6 +25,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.identifiers import CHECK_STORE_ID
 from contracts.schema import IMAGES_TABLE_NAME, OUTCOME_ANALYZED, PARTITION_KEYS, TABLE_NAME, TABLES, Column
 from dashboards.measures import (
     AGE_BANDS,
@@ -169,6 +170,9 @@ def dt_window(lookback_days: int) -> str:
 def dataset_sql(*, database: str, table: str, lookback_days: int) -> str:
     """The dataset's Athena SQL: the ``dt`` window, one row per id, the derived columns.
 
+    Rows of the deployment check (store ``_check``, contracts/identifiers.py)
+    are left out with the window.
+
     The window sits in the WHERE of the only SELECT that reads the table, so
     Athena prunes partitions before anything else; QuickSight wraps this SQL
     as a subquery and adds its own filters outside.
@@ -183,6 +187,8 @@ def dataset_sql(*, database: str, table: str, lookback_days: int) -> str:
         f"    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY processed_at) AS copy_number\n"
         f'    FROM "{database}"."{table}"\n'
         f"    WHERE {dt_window(lookback_days)}\n"
+        # The deployment check's rows are no store's: never in a visual.
+        f"    AND store_id <> '{CHECK_STORE_ID}'\n"
         ") AS once\n"
         "WHERE copy_number = 1"
     )

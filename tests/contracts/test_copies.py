@@ -20,6 +20,7 @@ from shopper_edge import config as edge_config
 from shopper_edge import deployment as edge_deployment
 
 from contracts import analyze_function, identifiers, layout, outputs, schema
+from stacks.process import check_device_registry_entry
 from tests.cdk_apps import is_analyze_function
 
 SHA = "0123456789abcdef" * 4
@@ -222,7 +223,7 @@ def test_synthesized_environment_loads_into_the_function_settings(synthesized_fu
     assert recording.asked - set(environment) <= {"DEVICE_REGISTRY"}, "the function reads a variable the stack omits"
     assert loaded.firehose_stream_name == values[analyze_function.FIREHOSE_STREAM_NAME]
     assert loaded.analyze_threads == int(values[analyze_function.ANALYZE_THREADS])
-    assert set(loaded.device_registry) == set(demo_config.deployments[0].device_registry())
+    assert set(loaded.device_registry) == {*demo_config.deployments[0].device_registry(), identifiers.CHECK_DEVICE_ID}
 
 
 def test_synthesized_registry_file_has_the_contract_fields(synthesized_function, demo_config):
@@ -230,7 +231,11 @@ def test_synthesized_registry_file_has_the_contract_fields(synthesized_function,
     registry_file = code / environment[analyze_function.DEVICE_REGISTRY_FILE]
     assert registry_file.name == analyze_function.REGISTRY_FILE_NAME
     raw = json.loads(registry_file.read_text(encoding="utf-8"))
-    assert raw == demo_config.deployments[0].device_registry()
+    # The deployment's devices, and the check device in its reserved store.
+    assert raw == {
+        **demo_config.deployments[0].device_registry(),
+        identifiers.CHECK_DEVICE_ID: check_device_registry_entry(),
+    }
     for entry in raw.values():
         assert set(entry) == set(analyze_function.REGISTRY_FIELDS)
         assert all(set(camera) == set(analyze_function.CAMERA_FIELDS) for camera in entry["cameras"].values())
@@ -240,6 +245,7 @@ def test_synthesized_registry_file_has_the_contract_fields(synthesized_function,
         for device, d in loaded.items()
     }
     assert as_written == {device: entry["cameras"] for device, entry in raw.items()}
+    assert loaded[identifiers.CHECK_DEVICE_ID].store_id == identifiers.CHECK_STORE_ID
 
 
 def test_function_knows_the_contract_attribute_groups_and_camera_fields():

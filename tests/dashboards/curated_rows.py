@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.identifiers import CHECK_STORE_ID, CHECK_TIME_ZONE
 from contracts.schema import (
     COLUMN_NAMES,
     EMOTIONS,
@@ -38,6 +39,7 @@ STORE_ZONES = {
     "store-002": "Europe/Berlin",
     "store-003": "Asia/Tokyo",
     "store-la": "America/Los_Angeles",
+    CHECK_STORE_ID: CHECK_TIME_ZONE,
 }
 _PARTITIONS = tuple(k.name for k in PARTITION_KEYS)
 

@@ -21,6 +21,7 @@ import pytest
 from sqlglot import exp
 
 from contracts.catalogue import CATALOGUE, Visual
+from contracts.identifiers import CHECK_CAMERA_ID, CHECK_DEVICE_ID, CHECK_STORE_ID, CHECK_ZONE
 from contracts.schema import IMAGES_TABLE_NAME, OUTCOME_QUARANTINED, TABLE_NAME, UNREGISTERED_STORE
 from dashboards.measures import (
     AGE_BANDS,
@@ -167,6 +168,36 @@ def reanalyzed(record: dict[str, Any]) -> dict[str, Any]:
     return copy
 
 
+def check_face_records() -> list[dict[str, Any]]:
+    """Faces of the deployment check's still today (UTC, its store's clock), unlike any face above.
+
+    A new emotion, age, gender split, smile, pose and hour: a query that
+    counted them would change its answer.
+    """
+    local = dt.datetime.combine(TODAY, dt.time(6, 30))
+    records = []
+    for index, (emotion, gender) in enumerate((("disgusted", "Female"), ("fear", "Male"), ("confused", None))):
+        face = face_record(
+            f"C{index}", CHECK_STORE_ID, local, CHECK_ZONE, "check1", emotion, (80, 90), gender, True, pose=IN
+        )
+        records.append(_as_check_device(face))
+    return records
+
+
+def check_image_records() -> list[dict[str, Any]]:
+    """The check's still, analyzed with the three faces of ``check_face_records``."""
+    local = dt.datetime.combine(TODAY, dt.time(6, 30))
+    still = image_record("check1", CHECK_STORE_ID, local, CHECK_ZONE, CHECK_DEVICE_ID, CHECK_CAMERA_ID, 3)
+    return [still]
+
+
+def _as_check_device(face: dict[str, Any]) -> dict[str, Any]:
+    key = face["image_key"].replace(
+        f"pi-{CHECK_STORE_ID}-{CHECK_ZONE}/{CHECK_ZONE}/", f"{CHECK_DEVICE_ID}/{CHECK_CAMERA_ID}/"
+    )
+    return {**face, "device_id": CHECK_DEVICE_ID, "camera_id": CHECK_CAMERA_ID, "image_key": key}
+
+
 @pytest.fixture(scope="module")
 def bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("curated")
@@ -183,6 +214,15 @@ def bucket_with_duplicates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_rows(root, IMAGES_TABLE_NAME, image_records())
     write_rows(root, TABLE_NAME, [reanalyzed(r) for r in face_records()], object_name="part-00001.parquet")
     write_rows(root, IMAGES_TABLE_NAME, [reanalyzed(r) for r in image_records()], object_name="part-00001.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bucket_with_check_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same rows, and a deployment check's still and faces in its own store's partitions."""
+    root = tmp_path_factory.mktemp("curated-check")
+    write_rows(root, TABLE_NAME, face_records() + check_face_records())
+    write_rows(root, IMAGES_TABLE_NAME, image_records() + check_image_records())
     return root
 
 
@@ -341,14 +381,22 @@ def test_attention_limits_in_sql_are_the_ones_in_measures() -> None:
     assert limits == {("pose_yaw", ATTENTION_MAX_ABS_YAW), ("pose_pitch", ATTENTION_MAX_ABS_PITCH)}
 
 
-def test_the_store_of_unregistered_devices_in_sql_is_the_schemas() -> None:
-    sql = (QUERIES_DIR / "stills_per_camera_hour.sql").read_text()
-    compared = {
+def _stores_left_out(sql: str) -> set[str]:
+    return {
         node.expression.name
         for node in parse_athena_sql(sql).find_all(exp.NEQ)
         if isinstance(node.this, exp.Column) and node.this.name == "store_id"
     }
-    assert compared == {UNREGISTERED_STORE}
+
+
+def test_the_store_of_unregistered_devices_in_sql_is_the_schemas() -> None:
+    sql = (QUERIES_DIR / "stills_per_camera_hour.sql").read_text()
+    assert _stores_left_out(sql) == {UNREGISTERED_STORE, CHECK_STORE_ID}
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
+def test_the_check_store_left_out_in_sql_is_the_contracts(path: Path) -> None:
+    assert CHECK_STORE_ID in _stores_left_out(path.read_text(encoding="utf-8"))
 
 
 def test_age_bands_in_sql_are_the_ones_in_measures() -> None:
@@ -622,3 +670,31 @@ def test_queries_of_the_images_table_answer_nothing_on_a_bucket_without_it(tmp_p
     assert run(tmp_path, "faces_per_day")
     for name in sorted(IMAGES_QUERIES):
         assert run(tmp_path, name) == []
+
+
+# --- the deployment check's rows never count -------------------------------------------------------
+
+
+def test_the_check_bucket_really_holds_the_check_devices_rows_in_the_window(bucket_with_check_rows: Path) -> None:
+    for table, rows in ((TABLE_NAME, 3), (IMAGES_TABLE_NAME, 1)):
+        sql = (
+            f"SELECT count(*) FROM {table} WHERE dt >= '2026-02-14'"
+            f" AND store_id = '{CHECK_STORE_ID}' AND device_id = '{CHECK_DEVICE_ID}'"
+        )
+        assert run_query(bucket_with_check_rows, sql).rows == [(rows,)]
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
+def test_the_deployment_checks_rows_change_no_answer(path: Path, bucket: Path, bucket_with_check_rows: Path) -> None:
+    assert run(bucket_with_check_rows, path.stem) == run(bucket, path.stem)
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
+def test_without_its_exclusion_the_query_would_count_the_check_rows(path: Path, bucket_with_check_rows: Path) -> None:
+    # Proves the rows above are ones each query would see: the exclusion is what keeps them out.
+    sql = path.read_text(encoding="utf-8")
+    exclusion = f"AND store_id <> '{CHECK_STORE_ID}'"
+    assert exclusion in sql
+    leaky = sql.replace(exclusion, "")
+    with_check = run_query(bucket_with_check_rows, leaky, today=TODAY, source=path.name).rows
+    assert with_check != run(bucket_with_check_rows, path.stem)

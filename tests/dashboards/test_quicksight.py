@@ -19,6 +19,7 @@ import pytest
 from sqlglot import exp
 
 from contracts.catalogue import ATTENTION_METHOD, CATALOGUE, PEOPLE_PRESENT_METHOD, Catalogue, Surface, Visual
+from contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID
 from contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, Column
 from dashboards.measures import (
     AGE_BANDS,
@@ -59,6 +60,8 @@ from tests.dashboards.curated_rows import write_rows
 from tests.dashboards.test_queries import (
     QUERIES_DIR,
     TODAY,
+    check_face_records,
+    check_image_records,
     face_records,
     image_records,
     reanalyzed,
@@ -318,6 +321,24 @@ def test_dataset_sql_keeps_one_row_per_id_the_first_analysis_within_the_window(
     assert [c.lower() for c in run_query(con, sql, today=TODAY).columns] == [
         c["Name"] for c in input_columns(table=table)
     ]
+
+
+@pytest.mark.parametrize("table", DATASET_TABLES)
+def test_dataset_sql_leaves_out_the_deployment_checks_rows(table: str, tmp_path: Path) -> None:
+    records = face_records() if table == TABLE_NAME else image_records()
+    check = check_face_records() if table == TABLE_NAME else check_image_records()
+    write_rows(tmp_path, table, records + check)
+    con = _datasets_over(tmp_path)
+    sql = dataset_sql(database="db", table=table, lookback_days=30)
+    key = DEDUPE_KEYS[table]
+    result = run_query(con, sql, today=TODAY).as_dicts()
+    assert sorted(row[key] for row in result) == sorted(r[key] for r in records if r["dt"] >= "2026-02-14")
+    assert not [row for row in result if row["store_id"] == CHECK_STORE_ID or row["device_id"] == CHECK_DEVICE_ID]
+    # The check's rows are in the window: without the exclusion the dataset would show them.
+    exclusion = f"AND store_id <> '{CHECK_STORE_ID}'"
+    assert exclusion in sql
+    leaky = run_query(con, sql.replace(exclusion, ""), today=TODAY).as_dicts()
+    assert {row[key] for row in leaky} - {row[key] for row in result} == {r[key] for r in check}
 
 
 def _named(name: str, root: Path) -> list[tuple[Any, ...]]:

@@ -56,9 +56,10 @@ def test_each_table_is_declared_parquet_not_json(analytics, name):
 @pytest.mark.parametrize(
     ("name", "folder", "stores"),
     [
-        (schema.TABLE_NAME, "faces", "store-a,store-b"),
+        # The check device's rows are in their own store, which the check queries.
+        (schema.TABLE_NAME, "faces", "_check,store-a,store-b"),
         # Images of a device in no store are kept (and counted) under their own store value.
-        (schema.IMAGES_TABLE_NAME, "images", "_unregistered,store-a,store-b"),
+        (schema.IMAGES_TABLE_NAME, "images", "_check,_unregistered,store-a,store-b"),
     ],
 )
 def test_partition_projection_covers_the_configured_stores_and_a_date_range(analytics, name, folder, stores):

@@ -11,6 +11,7 @@ import pytest
 
 from app import build_app
 from contracts.analyze_function import CAMERA_FIELDS, REGISTRY_FIELDS
+from contracts.identifiers import CHECK_DEVICE_ID
 from stacks.config import (
     CLOUDFORMATION_RESOURCES_PER_STACK,
     MAX_DEVICES_PER_DEPLOYMENT,
@@ -308,6 +309,19 @@ def test_bad_config_is_refused_naming_the_deployment_and_field(change, message):
         parse_config(with_change(change), source="deployments.toml")
     assert str(excinfo.value).startswith("deployments.toml: ")
     assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize("device_id", [CHECK_DEVICE_ID, CHECK_DEVICE_ID.upper()])
+def test_the_device_id_reserved_for_the_deployment_check_is_refused_for_a_real_device(device_id):
+    def reserved(d):
+        d["stores"]["store-2"]["devices"][device_id] = {"camera_id": "door", "zone": "entrance"}
+
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(with_change(reserved), source="deployments.toml")
+    assert f"deployment 'eu': field 'stores.store-2.devices': device id {device_id!r} is reserved for the" in str(
+        excinfo.value
+    )
+    assert "give the real device another id" in str(excinfo.value)
 
 
 def test_a_device_in_two_deployments_is_refused():

@@ -14,11 +14,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
-from contracts.analyze_function import REGISTRY_FILE_NAME
+from contracts.analyze_function import ATTRIBUTE_GROUPS, REGISTRY_FILE_NAME
+from contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID, STORE_ID_PATTERN
 from stacks.config import parse_config
 from stacks.process import (
     CALLS_PER_SECOND_PER_THREAD,
     ProcessTier,
+    check_device_registry_entry,
     parallelism_for,
     queue_visibility_timeout_for,
 )
@@ -313,7 +315,7 @@ def test_the_asset_ships_the_device_registry_of_the_deployment(demo_assembly, de
     registries = list(Path(demo_assembly.directory).glob(f"asset.*/{REGISTRY_FILE_NAME}"))
     assert len(registries) == 1
     asset = registries[0].parent
-    assert json.loads(registries[0].read_text()) == demo_config.deployments[0].device_registry()
+    assert json.loads(registries[0].read_text()) == with_check_device(demo_config.deployments[0].device_registry())
     handler = PROJECT_ROOT / "lambdas" / "analyze_image" / "app.py"
     if handler.exists():
         assert (asset / "app.py").read_bytes() == handler.read_bytes()
@@ -375,8 +377,8 @@ def test_a_device_added_after_the_first_deploy_changes_the_asset_and_reaches_the
     after = build_app(new_app(tmp_path), parse_config(_config({"shop": door | till}))).synth()
     (hash_after, registry_after) = _analyze_assets(after)["ShopperSentiment-shop"]
     assert hash_before != hash_after
-    assert set(registry_before) == {"pi-door"}
-    assert set(registry_after) == {"pi-door", "pi-till"}
+    assert set(registry_before) == {"pi-door", CHECK_DEVICE_ID}
+    assert set(registry_after) == {"pi-door", "pi-till", CHECK_DEVICE_ID}
 
 
 def test_each_deployment_ships_exactly_its_own_device_registry(tmp_path):
@@ -392,4 +394,25 @@ def test_each_deployment_ships_exactly_its_own_device_registry(tmp_path):
 
     assert assets["ShopperSentiment-north"][0] != assets["ShopperSentiment-south"][0]
     for deployment in config.deployments:
-        assert assets[deployment.stack_name][1] == deployment.device_registry()
+        assert assets[deployment.stack_name][1] == with_check_device(deployment.device_registry())
+
+
+def with_check_device(registry: dict) -> dict:
+    return {**registry, CHECK_DEVICE_ID: check_device_registry_entry()}
+
+
+def test_the_check_device_is_analyzed_in_its_own_store_with_every_attribute_and_its_image_kept():
+    entry = check_device_registry_entry()
+    assert entry["store_id"] == CHECK_STORE_ID == "_check"
+    assert not re.fullmatch(STORE_ID_PATTERN, entry["store_id"]), "no configured store can be the check's"
+    assert entry["timezone"] == "UTC"
+    (camera,) = entry["cameras"].values()
+    assert camera["attributes"] == list(ATTRIBUTE_GROUPS)
+    assert camera["keep_images"] is True
+
+
+def test_process_tier_refuses_a_registry_that_lists_the_check_device():
+    stack, deps = bare_stack()
+    registry = {**REGISTRY, CHECK_DEVICE_ID: check_device_registry_entry()}
+    with pytest.raises(ValueError, match="reserved for shopper-sentiment check"):
+        ProcessTier(stack, "Process", device_registry=registry, rekognition_tps=5, **deps)
