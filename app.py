@@ -53,6 +53,7 @@ def build_app(app: cdk.App, config: PipelineConfig | None = None) -> cdk.App:
                 principal_arn=deployment.quicksight_principal_arn,
                 import_mode=deployment.quicksight_import_mode,
                 lookback_days=deployment.dashboard_lookback_days,
+                not_collected=deployment.attributes_not_collected(),
                 env=env,
                 description=f"Shopper Sentiment QuickSight dashboard for deployment {deployment.name}",
             )

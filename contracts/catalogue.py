@@ -23,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contracts.analyze_function import ATTRIBUTE_GROUPS
+
 
 @dataclass(frozen=True)
 class NamedQuery:
@@ -60,6 +62,10 @@ class Visual:
     #: What the figure measures and its limits, for people: QuickSight's
     #: subtitle and the report's caption (empty: the query's question alone).
     description: str = ""
+    #: The privacy profile's attribute group the figure is drawn from
+    #: (contracts/analyze_function.py ATTRIBUTE_GROUPS), if any: where no camera
+    #: collects it, both surfaces say so instead of drawing an empty chart.
+    attribute: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class Catalogue:
                 raise ValueError(f"catalogue: visual {visual.id!r} draws {visual.query!r}, which is no named query")
             if not visual.surfaces:
                 raise ValueError(f"catalogue: visual {visual.id!r} is shown nowhere (no surface)")
+            if visual.attribute is not None and visual.attribute not in ATTRIBUTE_GROUPS:
+                raise ValueError(f"catalogue: visual {visual.id!r} draws {visual.attribute!r}, no attribute group")
 
     def query(self, name: str) -> NamedQuery:
         for query in self.queries:
@@ -147,8 +155,9 @@ CATALOGUE = Catalogue(
             "Sentiment index (% positive of positive + negative faces)",
             "sentiment_index",
             frozenset({Surface.QUICKSIGHT}),
+            attribute="emotions",
         ),
-        Visual("emotion-share", "Emotions", "emotion_share", _BOTH, SIGHTINGS),
+        Visual("emotion-share", "Emotions", "emotion_share", _BOTH, SIGHTINGS, attribute="emotions"),
         Visual(
             "people-present-by-hour",
             f"People present by hour {_LOCAL}",
@@ -168,9 +177,15 @@ CATALOGUE = Catalogue(
             f"Sentiment index by zone and day {_LOCAL}",
             "sentiment_index",
             frozenset({Surface.REPORT}),
+            attribute="emotions",
         ),
         Visual(
-            "emotions-by-hour", f"Faces by dominant emotion and hour {_LOCAL}", "emotions_by_hour", _BOTH, SIGHTINGS
+            "emotions-by-hour",
+            f"Faces by dominant emotion and hour {_LOCAL}",
+            "emotions_by_hour",
+            _BOTH,
+            SIGHTINGS,
+            attribute="emotions",
         ),
         Visual(
             "stills-with-people",
@@ -188,7 +203,7 @@ CATALOGUE = Catalogue(
             "(nothing moved, or the camera stopped).",
         ),
         Visual("faces-per-day", f"Face sightings per day {_LOCAL}", "faces_per_day", _BOTH, SIGHTINGS),
-        Visual("age-bands", "Faces by age band", "age_band_distribution", _BOTH, SIGHTINGS),
-        Visual("gender-split", "Gender split", "gender_split", _BOTH, SIGHTINGS),
+        Visual("age-bands", "Faces by age band", "age_band_distribution", _BOTH, SIGHTINGS, attribute="age"),
+        Visual("gender-split", "Gender split", "gender_split", _BOTH, SIGHTINGS, attribute="gender"),
     ),
 )

@@ -434,11 +434,10 @@ def plot_gender_split(rows: Rows, path: Path | str, *, analyzer: str, title: str
     return _save(fig, path)
 
 
-#: The visuals drawn from each attribute group of a privacy profile (contracts/analyze_function.py).
+#: The visuals drawn from each attribute group of a privacy profile (contracts/catalogue.py).
 VISUALS_OF_ATTRIBUTE = {
-    "emotions": ("emotions-by-hour", "emotion-share", "sentiment-by-zone"),
-    "age": ("age-bands",),
-    "gender": ("gender-split",),
+    attribute: tuple(v.id for v in CATALOGUE.visuals if v.attribute == attribute)
+    for attribute in {v.attribute for v in CATALOGUE.visuals if v.attribute}
 }
 
 
@@ -543,16 +542,19 @@ def write_report(
     analyzer_name: str,
     synthetic: bool,
     summary: Mapping[str, Any],
+    *,
+    not_collected: Collection[str] = (),
 ) -> Path:
     """Draw the visuals and write ONE self-contained HTML report (images inline); returns its path.
 
     ``results`` maps query name (the ``dashboards/queries`` file stem) to its
     rows; ``summary`` is shown as a key/value table at the top (images,
-    faces, run time...). Nothing in the page is fetched from elsewhere.
+    faces, run time...); ``not_collected``: attribute groups no camera
+    collects, whose visuals say so. Nothing in the page is fetched from elsewhere.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pictures = render_visuals(out, results, analyzer_name)
+    pictures = render_visuals(out, results, analyzer_name, not_collected=not_collected)
 
     not_estimated = {
         "age_band_distribution": ("age_band", "Age"),

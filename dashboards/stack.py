@@ -17,6 +17,7 @@ and is deployed first, so the first SPICE refresh is already allowed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
@@ -62,6 +63,7 @@ class DashboardStack(Stack):
         principal_arn: str,
         import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE",
         lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+        not_collected: Collection[str] = (),
         **kwargs: Any,
     ) -> None:
         dt_window(lookback_days)  # refuses a missing or non-positive window before anything is built
@@ -139,6 +141,7 @@ class DashboardStack(Stack):
                 dataset_arns=data_set_arns,
                 window_days=window_days,
                 principal_arn=principal_arn,
+                not_collected=not_collected,
             ),
         )
         self.dashboard = place(
@@ -151,5 +154,6 @@ class DashboardStack(Stack):
                 dataset_arns=data_set_arns,
                 window_days=window_days,
                 principal_arn=principal_arn,
+                not_collected=not_collected,
             ),
         )

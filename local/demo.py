@@ -318,7 +318,14 @@ def run_demo(
         "analyzer": analyzer.name,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    report = write_report(out / "report", results, analyzer.name, images is None, summary)
+    report = write_report(
+        out / "report",
+        results,
+        analyzer.name,
+        images is None,
+        summary,
+        not_collected=deployment.attributes_not_collected(),
+    )
     return DemoResult(report, curated_root, results, summary, parquet_files)
 
 

@@ -516,6 +516,17 @@ class Deployment(_Strict):
         camera = store.devices[device_id].cameras[camera_id]
         return self.privacy.overridden(store.privacy).overridden(camera.privacy)
 
+    def attributes_not_collected(self) -> tuple[str, ...]:
+        """The attribute groups no camera of the deployment collects (the dashboards say so)."""
+        collected = {
+            group
+            for store_id, store in self.stores.items()
+            for device_id, device in store.devices.items()
+            for camera_id in device.cameras
+            for group in self.camera_privacy(store_id, device_id, camera_id).attributes
+        }
+        return tuple(group for group in ATTRIBUTE_GROUPS if group not in collected)
+
     def device_registry(self) -> dict[str, dict[str, Any]]:
         """What the analyzer needs per image, keyed by device id (sorted by store, device, camera)::
 

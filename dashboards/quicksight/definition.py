@@ -22,7 +22,7 @@ botocore does not check that, ``dashboards.quicksight.validation`` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -197,8 +197,12 @@ def visual_dataset(visual_id: str) -> str:
     return _DRAWN_BY[visual_id][0]
 
 
-def visuals() -> list[dict[str, Any]]:
-    """The sheet's visuals (each a one-member ``Visual`` union): the catalogue's QuickSight visuals, in its order."""
+def visuals(not_collected: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The sheet's visuals (each a one-member ``Visual`` union): the catalogue's QuickSight visuals, in its order.
+
+    A visual drawn from an attribute group in ``not_collected`` is left out:
+    ``text_boxes`` says in its place that the attribute is not collected.
+    """
     shown = CATALOGUE.visuals_on(Surface.QUICKSIGHT)
     undrawn = [visual.id for visual in shown if visual.id not in _DRAWN_BY]
     if undrawn:
@@ -206,7 +210,29 @@ def visuals() -> list[dict[str, Any]]:
             f"contracts/catalogue.py shows {', '.join(undrawn)} on QuickSight, "
             "but dashboards/quicksight/definition.py does not say how to draw it"
         )
-    return [draw(dataset, visual) for visual in shown for dataset, draw in [_DRAWN_BY[visual.id]]]
+    return [
+        draw(dataset, visual)
+        for visual in shown
+        if visual.attribute not in not_collected
+        for dataset, draw in [_DRAWN_BY[visual.id]]
+    ]
+
+
+def _not_collected_id(visual_id: str) -> str:
+    return f"{visual_id}-not-collected"
+
+
+def text_boxes(not_collected: Collection[str] = ()) -> list[dict[str, Any]]:
+    """A text box in place of each visual whose attribute group no camera collects (an empty chart would mislead)."""
+    return [
+        {
+            "SheetTextBoxId": _not_collected_id(visual.id),
+            "Content": f"<text-box>{visual.title}: {visual.attribute} is not collected. The cameras' privacy "
+            "profile turns it off (docs/privacy.md).</text-box>",
+        }
+        for visual in CATALOGUE.visuals_on(Surface.QUICKSIGHT)
+        if visual.attribute in not_collected
+    ]
 
 
 #: (visual id, column, row, column span, row span) on QuickSight's 36-column grid.
@@ -223,11 +249,12 @@ _GRID: tuple[tuple[str, int, int, int, int], ...] = (
 )
 
 
-def _layout() -> list[dict[str, Any]]:
+def _layout(not_collected: Collection[str] = ()) -> list[dict[str, Any]]:
+    off = {visual.id for visual in CATALOGUE.visuals if visual.attribute in not_collected}
     elements = [
         {
-            "ElementId": visual_id,
-            "ElementType": "VISUAL",
+            "ElementId": _not_collected_id(visual_id) if visual_id in off else visual_id,
+            "ElementType": "TEXT_BOX" if visual_id in off else "VISUAL",
             "ColumnIndex": column,
             "RowIndex": row,
             "ColumnSpan": column_span,
@@ -338,7 +365,7 @@ def _filter_groups(dataset: str, window_days: int) -> list[dict[str, Any]]:
     ]
 
 
-def _definition(dataset_arns: Mapping[str, str], window_days: int) -> dict[str, Any]:
+def _definition(dataset_arns: Mapping[str, str], window_days: int, not_collected: Collection[str]) -> dict[str, Any]:
     missing = sorted({FACES, IMAGES} - set(dataset_arns))
     if missing:
         raise ValueError(f"dataset_arns needs the ARN of the {', '.join(missing)} dataset (table name → ARN)")
@@ -351,26 +378,34 @@ def _definition(dataset_arns: Mapping[str, str], window_days: int) -> dict[str, 
                 "SheetId": SHEET_ID,
                 "Name": "Shopper sentiment",
                 "FilterControls": filter_controls(FACES),
-                "Visuals": visuals(),
-                "Layouts": _layout(),
+                "Visuals": visuals(not_collected),
+                "Layouts": _layout(not_collected),
+                **({"TextBoxes": boxes} if (boxes := text_boxes(not_collected)) else {}),
             }
         ],
         "FilterGroups": _filter_groups(FACES, window_days),
     }
 
 
-def analysis_definition(*, dataset_arns: Mapping[str, str], window_days: int = DEFAULT_WINDOW_DAYS) -> dict[str, Any]:
-    """``Definition`` for ``CreateAnalysis`` (``AnalysisDefinition`` shape); ``dataset_arns``: table → ARN."""
-    return _definition(dataset_arns, window_days)
+def analysis_definition(
+    *, dataset_arns: Mapping[str, str], window_days: int = DEFAULT_WINDOW_DAYS, not_collected: Collection[str] = ()
+) -> dict[str, Any]:
+    """``Definition`` for ``CreateAnalysis`` (``AnalysisDefinition`` shape); ``dataset_arns``: table → ARN.
+
+    ``not_collected``: attribute groups no camera of the deployment collects.
+    """
+    return _definition(dataset_arns, window_days, not_collected)
 
 
-def dashboard_definition(*, dataset_arns: Mapping[str, str], window_days: int = DEFAULT_WINDOW_DAYS) -> dict[str, Any]:
+def dashboard_definition(
+    *, dataset_arns: Mapping[str, str], window_days: int = DEFAULT_WINDOW_DAYS, not_collected: Collection[str] = ()
+) -> dict[str, Any]:
     """``Definition`` for ``CreateDashboard`` (``DashboardVersionDefinition`` shape).
 
     The same sheet as the analysis, so what an analyst edits and what viewers
     see start identical.
     """
-    return _definition(dataset_arns, window_days)
+    return _definition(dataset_arns, window_days, not_collected)
 
 
 def dashboard_publish_options() -> dict[str, Any]:

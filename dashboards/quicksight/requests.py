@@ -7,7 +7,7 @@ service model, and what a script could pass to boto3 directly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from contracts.schema import TABLE_NAME
@@ -109,6 +109,7 @@ def create_analysis_request(
     dataset_arns: Mapping[str, str],
     window_days: int = DEFAULT_WINDOW_DAYS,
     principal_arn: str | None = None,
+    not_collected: Collection[str] = (),
 ) -> dict[str, Any]:
     """``dataset_arns``: table name (``faces``, ``images``) → that table's dataset ARN."""
     return _definition_request(
@@ -116,7 +117,7 @@ def create_analysis_request(
         aws_account_id=aws_account_id,
         resource_id=analysis_id,
         name=name,
-        definition=analysis_definition(dataset_arns=dataset_arns, window_days=window_days),
+        definition=analysis_definition(dataset_arns=dataset_arns, window_days=window_days, not_collected=not_collected),
         principal_arn=principal_arn,
     )
 
@@ -129,13 +130,16 @@ def create_dashboard_request(
     dataset_arns: Mapping[str, str],
     window_days: int = DEFAULT_WINDOW_DAYS,
     principal_arn: str | None = None,
+    not_collected: Collection[str] = (),
 ) -> dict[str, Any]:
     request = _definition_request(
         "dashboard",
         aws_account_id=aws_account_id,
         resource_id=dashboard_id,
         name=name,
-        definition=dashboard_definition(dataset_arns=dataset_arns, window_days=window_days),
+        definition=dashboard_definition(
+            dataset_arns=dataset_arns, window_days=window_days, not_collected=not_collected
+        ),
         principal_arn=principal_arn,
     )
     request["DashboardPublishOptions"] = dashboard_publish_options()
