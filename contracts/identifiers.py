@@ -45,6 +45,11 @@ def stack_name(deployment: str) -> str:
     return f"{STACK_NAME_PREFIX}-{deployment}"
 
 
+def glue_database_name(name_prefix: str) -> str:
+    """The Glue database of the curated tables (``name_prefix`` = the stack name); Glue wants lower case."""
+    return name_prefix.lower().replace("-", "_")
+
+
 def role_alias_name(name_prefix: str) -> str:
     """The IoT role alias devices exchange their certificate at (``name_prefix`` = the stack name)."""
     return f"{name_prefix}{EDGE_NAME_SUFFIX}"

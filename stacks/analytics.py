@@ -177,7 +177,7 @@ class AnalyticsTier(Construct):
         )
 
         account = Stack.of(self).account
-        self.database_name = name_prefix.lower().replace("-", "_")
+        self.database_name = identifiers.glue_database_name(name_prefix)
         self.database = glue.CfnDatabase(
             self,
             "Database",
