@@ -38,6 +38,7 @@ from local.firehose import LocalFirehose
 from local.lambda_runtime import load_handler
 from local.moto_server import MotoServer, local_aws_environment
 from local.resources import LocalResources, create_resources
+from stacks.compaction import DEFAULT_BUFFERING_INTERVAL
 from stacks.config import Deployment, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,7 +282,10 @@ def run_demo(
                 f"      {len(firehose.records)} face records and {len(firehose.image_rows)} image rows in "
                 f"{firehose.calls} PutRecordBatch calls; writing Parquet in Firehose's layout"
             )
-            parquet_files = firehose.write_parquet(curated_root)
+            # One object per store-day and 15-minute flush, as the deployed streams leave them.
+            parquet_files = firehose.write_parquet(
+                curated_root, flush_seconds=int(DEFAULT_BUFFERING_INTERVAL.to_seconds())
+            )
             s3 = session.client("s3")
             for path in parquet_files:
                 s3.upload_file(str(path), RESOURCES.curated_bucket, path.relative_to(curated_root).as_posix())

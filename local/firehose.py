@@ -70,13 +70,24 @@ class LocalFirehose:
             "RequestResponses": [{"RecordId": f"local-{call}-{i}"} for i in range(len(Records))],
         }
 
-    def write_parquet(self, curated_root: Path) -> list[Path]:
-        """Everything received so far, as Parquet objects under ``curated_root`` (the curated bucket's copy)."""
+    def write_parquet(self, curated_root: Path, *, flush_seconds: int | None = None) -> list[Path]:
+        """Everything received so far, as Parquet objects under ``curated_root`` (the curated bucket's copy).
+
+        Without ``flush_seconds``, one object per table and partition. With it,
+        one per partition and buffering interval, as Firehose flushes each
+        active partition once per interval: the records are placed in the
+        interval of their capture time, as if the stills had been uploaded and
+        analyzed as they were taken (a simulated week arrives in seconds here).
+        """
         with self._lock:
             received = {table: list(records) for table, records in self.received.items()}
-        return [
-            path
-            for table, records in sorted(received.items())
-            if records
-            for path in write_faces(curated_root, records, object_name=f"{table}-part-00000.parquet", table=table)
-        ]
+        paths = []
+        for table, records in sorted(received.items()):
+            flushes: dict[int, list[dict[str, Any]]] = {}
+            for record in records:
+                moment = record.get("captured_at") or record["processed_at"]  # epoch ms
+                flushes.setdefault(moment // (flush_seconds * 1000) if flush_seconds else 0, []).append(record)
+            for flush, batch in sorted(flushes.items()):
+                name = f"{table}-{flush:012d}.parquet"
+                paths += write_faces(curated_root, batch, object_name=name, table=table)
+        return paths

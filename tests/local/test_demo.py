@@ -118,3 +118,14 @@ def test_demo_runs_over_a_users_own_folder(tmp_path, capsys):
     assert "Report:" in out
     assert Path(out.rsplit("Report:", 1)[1].strip()).exists()
     assert re.search(r"^  left in incoming/ +0$", out, re.MULTILINE)
+
+
+def test_closed_store_days_end_as_one_object_each(demo):
+    # The stand-in flushes each partition once per 15 minutes of capture time, as Firehose does.
+    described = demo.summary["Parquet objects per closed store-day (compaction)"]
+    before, after = (float(n) for n in re.findall(r"([\d.]+) (?:before|after)", described))
+    assert before > 1.0
+    assert after == 1.0
+    for folder in ("faces", "images"):
+        for day in {p.parent for p in (demo.curated_root / folder).rglob("*.parquet")}:
+            assert len(list(day.glob("*.parquet"))) == 1, day

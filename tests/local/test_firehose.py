@@ -43,3 +43,20 @@ def test_local_firehose_refuses_what_putrecordbatch_refuses(records):
         firehose.put_record_batch(DeliveryStreamName="unit-faces", Records=[{"Data": b"{}\n"}] * records)
     with pytest.raises(ValueError, match="unknown delivery stream"):
         firehose.put_record_batch(DeliveryStreamName="other", Records=[{"Data": b"{}\n"}])
+
+
+def test_with_a_buffering_interval_each_partition_gets_one_object_per_flush(tmp_path):
+    firehose = LocalFirehose.for_function("unit-faces", "unit-images")
+    base = dict.fromkeys(RECORD_KEYS) | {"store_id": "store-001", "dt": "2026-03-14"}
+    # 09:00:00, 09:14:59 and 09:15:00 UTC: the first two in one 15-minute flush, the third in the next.
+    moments = [1773478800000, 1773478800000 + 899_999, 1773478800000 + 900_000]
+    records = [base | {"record_id": f"r{i}", "captured_at": moment} for i, moment in enumerate(moments)]
+    firehose.put_record_batch(
+        DeliveryStreamName="unit-faces", Records=[{"Data": (json.dumps(r) + "\n").encode()} for r in records]
+    )
+
+    paths = firehose.write_parquet(tmp_path, flush_seconds=900)
+
+    assert len(paths) == 2
+    assert {p.parent.relative_to(tmp_path).as_posix() for p in paths} == {"faces/store_id=store-001/dt=2026-03-14"}
+    assert [pq.read_table(p).column("record_id").to_pylist() for p in paths] == [["r0", "r1"], ["r2"]]
