@@ -94,7 +94,9 @@ def aws_clients(
     pool = max(10, settings.analyze_threads)
 
     def client(service: str, *, retry_mode: str, attempts: int, read_timeout: int) -> Any:
-        retries = {"mode": retry_mode, "max_attempts": attempts}
+        # total_max_attempts counts the first attempt; botocore's max_attempts would
+        # count retries only and allow one attempt more than ``attempts`` says.
+        retries = {"mode": retry_mode, "total_max_attempts": attempts}
         config = Config(retries=retries, connect_timeout=2, read_timeout=read_timeout, max_pool_connections=pool)
         made = boto3.client(service, config=config)
         # Timeouts and retries bound one call, not a batch of them: the deadline does.

@@ -93,3 +93,16 @@ def test_lambda_entry_point_is_the_handler_built_at_import_on_the_deployed_clien
 
     assert response == {"batchItemFailures": []}
     assert keys_in(s3, ARCHIVE_BUCKET) == [f"quarantine/key-not-in-layout/{key}"]
+
+
+def test_each_deployed_client_makes_exactly_the_attempts_it_is_given(analyze_app, settings):
+    """botocore's ``max_attempts`` counts retries; the clients set the total, first attempt included."""
+    clients = analyze_app.aws_clients(settings)
+    totals = {name: getattr(clients, name).meta.config.retries for name in ("s3", "firehose", "dynamodb")}
+    assert totals == {
+        "s3": {"mode": "standard", "total_max_attempts": 5},
+        "firehose": {"mode": "standard", "total_max_attempts": 3},
+        "dynamodb": {"mode": "standard", "total_max_attempts": 3},
+    }
+    rekognition = clients.analyzer.unpaced._client
+    assert rekognition.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 5}
