@@ -20,6 +20,8 @@ EDGE_ROLE_ALIAS = "EdgeRoleAliasName"
 #: Read by ``shopper-sentiment redrive``: where the dead-letter queue's messages go back to.
 INCOMING_QUEUE_URL = "IncomingQueueUrl"
 DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
+#: The SNS topic every alarm notifies: subscribe to it (the stack's own or the configured one).
+ALARM_TOPIC_ARN = "AlarmTopicArn"
 #: The AWS CLI command that prints the account's IoT credentials-provider endpoint
 #: (one per account and region; CloudFormation has no attribute for it).
 CREDENTIALS_ENDPOINT_COMMAND = "CredentialsEndpointCommand"
@@ -35,4 +37,5 @@ ALL = (
     CREDENTIALS_ENDPOINT_COMMAND,
     INCOMING_QUEUE_URL,
     DEAD_LETTER_QUEUE_URL,
+    ALARM_TOPIC_ARN,
 )

@@ -346,7 +346,7 @@ class Alarms(_Strict):
     with ``topic_arn`` it notifies an existing topic (an on-call pager, a chat
     integration) whose subscriptions are managed where it was created; with
     neither it creates the topic without a subscription (subscribe to it
-    later: it is the stack's ``AWS::SNS::Topic`` resource). Both at once are
+    later: the stack's ``AlarmTopicArn`` output). Both at once are
     refused: the address would be subscribed to a topic this stack does not own.
     """
 

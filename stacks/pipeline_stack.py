@@ -39,6 +39,7 @@ OUTPUT_DESCRIPTIONS = {
     outputs.INCOMING_QUEUE_URL: "SQS queue of incoming/ object-created events that feeds the analyze function",
     outputs.DEAD_LETTER_QUEUE_URL: "SQS dead-letter queue of messages the function failed; "
     "shopper-sentiment redrive moves them back",
+    outputs.ALARM_TOPIC_ARN: "SNS topic every alarm of the deployment notifies (subscribe on-call to it)",
 }
 #: The AWS CLI call that prints the credentials-provider endpoint (CloudFormation has no attribute for it).
 CREDENTIALS_ENDPOINT_LOOKUP = "aws iot describe-endpoint --endpoint-type iot:CredentialProvider"
@@ -179,6 +180,7 @@ class PipelineStack(Stack):
             outputs.CREDENTIALS_ENDPOINT_COMMAND: f"{CREDENTIALS_ENDPOINT_LOOKUP} --region {self.region}",
             outputs.INCOMING_QUEUE_URL: self.ingest.queue.queue_url,
             outputs.DEAD_LETTER_QUEUE_URL: self.ingest.dead_letter_queue.queue_url,
+            outputs.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
         }
         # Declared on the stack itself so each logical id (the OutputKey) is exactly its key.
         for key, value in values.items():

@@ -179,6 +179,8 @@ def test_every_output_key_of_the_contract_is_a_described_stack_output(demo_templ
         (outputs.ATHENA_WORKGROUP, lambda stack: stack.analytics.workgroup),
         (outputs.ATHENA_RESULTS_BUCKET, lambda stack: stack.analytics.results_bucket),
         (outputs.EDGE_ROLE_ALIAS, lambda stack: stack.ingest.role_alias),
+        # Ref of a topic is its ARN.
+        (outputs.ALARM_TOPIC_ARN, lambda stack: stack.monitoring.topic),
     ],
 )
 def test_each_name_output_refers_to_its_resource(demo_stack, demo_template, key, resource):
