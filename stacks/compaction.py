@@ -46,6 +46,7 @@ from constructs import Construct
 
 from contracts import schema
 from contracts.analyze_function import METRICS_NAMESPACE
+from contracts.identifiers import CHECK_STORE_ID, CHECK_TIME_ZONE
 from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
 from stacks.cfn import depends_on_only
 from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file, dependencies_layer
@@ -86,7 +87,9 @@ def compaction_config(store_time_zones: Mapping[str, str]) -> dict[str, Any]:
             }
             for name, prefix, id_column in TABLES
         ],
-        "store_time_zones": dict(sorted(store_time_zones.items())),
+        # The deployment check's store keeps its own clock, as a configured store does:
+        # rows it leaves behind after a timeout are compacted like any other.
+        "store_time_zones": dict(sorted({**store_time_zones, CHECK_STORE_ID: CHECK_TIME_ZONE}.items())),
         # Image rows of devices in no store are dated by UTC (contracts/schema.py).
         "utc_stores": [schema.UNREGISTERED_STORE],
     }
