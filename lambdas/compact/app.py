@@ -3,7 +3,7 @@
 Entry point ``app.handler`` (an EventBridge schedule; the event's content is
 not used). This module only wires settings, the S3 client and Powertools to
 ``shopper_compact.job``: list the curated tables, pick the closed store-days
-not yet compacted, rewrite each (one row per id, sorted by capture time), then
+not yet compacted, rewrite each (one row per id, sorted by labels then capture time), then
 delete what was rewritten. The run stops starting partitions when
 ``TIME_RESERVE_SECONDS`` of the invocation are left; the next run continues.
 

@@ -132,7 +132,9 @@ def test_the_shipped_config_is_the_tables_of_the_contract_and_the_stores_zones(d
     assert config["utc_stores"] == [UNREGISTERED_STORE]
     tables = {t["name"]: t for t in config["tables"]}
     assert {name: t["id_column"] for name, t in tables.items()} == DEDUPE_KEYS
-    assert {t["prefix"] for t in tables.values()} == {prefix for _, prefix, _ in TABLES}
+    assert {t["prefix"] for t in tables.values()} == {prefix for _, prefix, _, _ in TABLES}
+    assert tables["faces"]["sort_columns"] == ["zone", "camera_id", "dominant_emotion", "captured_at"]
+    assert tables["images"]["sort_columns"] == ["zone", "camera_id", "outcome", "captured_at"]
     assert tables["images"]["columns"] == [{"name": c.name, "type": c.type} for c in IMAGE_COLUMNS]
 
 

@@ -12,13 +12,17 @@ Pure pyarrow: bytes in, bytes out, no AWS client.
   (``row_number() OVER (PARTITION BY <id> ORDER BY processed_at) = 1``); on a
   tie the row listed first is kept. Rows with no id count as one id, as SQL's
   window partitions do.
-- **Output**: sorted by capture time, so row-group statistics (min/max, written
-  for time, labels, counts and flags; not for random ids and keys or measured
-  doubles, which no row group can be skipped by) let a reader skip row groups
-  by time; Snappy; no Arrow
-  schema in the footer (Athena does not read it). One object unless it would
-  exceed ``max_object_bytes``: then the rows are split into as many objects
-  as it takes, each a contiguous range of capture times.
+- **Output**: sorted by the table's sort columns: its low-cardinality labels
+  first (zone, camera, then the dominant emotion or the outcome), capture
+  time last. Runs of one label compress to almost nothing, which is most of
+  what a query of labels reads once the footers are few; queries select
+  whole days by ``dt``, so no read depends on time order across a day.
+  Row-group statistics (min/max) are written for time, labels, counts and
+  flags, not for random ids and keys or measured doubles, which no row group
+  can be skipped by; Snappy; no Arrow schema in the footer (Athena does not
+  read it). One object unless it would exceed ``max_object_bytes``: then the
+  rows are split into as many objects as it takes, each a contiguous range of
+  the sort order.
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ class TableSpec:
     id_column: str
     #: The first row by this column wins among duplicates (the queries' ORDER BY).
     order_column: str
-    #: The output is sorted by this column (capture time).
-    sort_column: str
+    #: The output is sorted by these columns, in order (labels first, capture time last).
+    sort_columns: tuple[str, ...]
     #: (column name, Glue type), in the table's order.
     columns: tuple[tuple[str, str], ...]
 
@@ -117,10 +121,11 @@ def first_analysis_per_id(tables: Sequence[pa.Table], spec: TableSpec) -> pa.Tab
 
 
 def sorted_for_reading(table: pa.Table, spec: TableSpec) -> pa.Table:
-    """By capture time (nulls last), then id, so the output is the same for the same rows."""
+    """By the sort columns (nulls last), then id, so the output is the same for the same rows."""
     if table.num_rows == 0:
         return table
-    return table.sort_by([(spec.sort_column, "ascending", "at_end"), (spec.id_column, "ascending", "at_end")])
+    keys = [*spec.sort_columns, spec.id_column]
+    return table.sort_by([(column, "ascending", "at_end") for column in keys])
 
 
 #: Columns whose min/max never lets a reader skip a row group (random ids, keys): no statistics,

@@ -67,7 +67,7 @@ def parse_config(
                 prefix=t["prefix"],
                 id_column=t["id_column"],
                 order_column=t["order_column"],
-                sort_column=t["sort_column"],
+                sort_columns=tuple(t["sort_columns"]),
                 columns=tuple((c["name"], c["type"]) for c in t["columns"]),
             )
             for t in document["tables"]  # type: ignore[union-attr]
