@@ -36,6 +36,7 @@ from local.athena import run_query
 from shopper_sentiment.cli import build_parser
 from shopper_sentiment.commands import check
 from tests.dashboards.curated_rows import face_record, image_record, write_rows
+from tests.shopper_sentiment.deployed import create_idempotency_table, publish_outputs
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -73,26 +74,17 @@ def aws() -> Iterator[boto3.Session]:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         # A real store's rows: the check must leave them alone.
         s3.put_object(Bucket=CURATED, Key=REAL_STORE_ROWS, Body=b"PAR1 a real store's rows")
-        session.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        session.client("cloudformation").create_stack(
-            StackName=stack_name("shop"),
-            TemplateBody=json.dumps(
-                {
-                    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-                    "Outputs": {
-                        outputs.SOURCE_BUCKET: {"Value": SOURCE},
-                        outputs.ARCHIVE_BUCKET: {"Value": ARCHIVE},
-                        outputs.CURATED_BUCKET: {"Value": CURATED},
-                        outputs.IDEMPOTENCY_TABLE: {"Value": TABLE},
-                        outputs.ATHENA_WORKGROUP: {"Value": WORKGROUP},
-                    },
-                }
-            ),
+        create_idempotency_table(session, TABLE)
+        publish_outputs(
+            session,
+            "shop",
+            {
+                outputs.SOURCE_BUCKET: SOURCE,
+                outputs.ARCHIVE_BUCKET: ARCHIVE,
+                outputs.CURATED_BUCKET: CURATED,
+                outputs.IDEMPOTENCY_TABLE: TABLE,
+                outputs.ATHENA_WORKGROUP: WORKGROUP,
+            },
         )
         yield session
 

@@ -24,6 +24,7 @@ from contracts import outputs, schema
 from contracts.identifiers import stack_name
 from contracts.layout import image_key, partition_prefix, quarantine_key
 from shopper_sentiment.cli import main
+from tests.shopper_sentiment.deployed import create_idempotency_table, publish_outputs
 
 REGION = "eu-west-1"
 SOURCE, ARCHIVE, CURATED, TABLE = "erase-source", "erase-archive", "erase-curated", "erase-idempotency"
@@ -152,25 +153,16 @@ def account(config_file: Path) -> Iterator[Any]:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         dynamodb = session.client("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        session.client("cloudformation").create_stack(
-            StackName=stack_name("shop"),
-            TemplateBody=json.dumps(
-                {
-                    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-                    "Outputs": {
-                        outputs.SOURCE_BUCKET: {"Value": SOURCE},
-                        outputs.ARCHIVE_BUCKET: {"Value": ARCHIVE},
-                        outputs.CURATED_BUCKET: {"Value": CURATED},
-                        outputs.IDEMPOTENCY_TABLE: {"Value": TABLE},
-                    },
-                }
-            ),
+        create_idempotency_table(session, TABLE)
+        publish_outputs(
+            session,
+            "shop",
+            {
+                outputs.SOURCE_BUCKET: SOURCE,
+                outputs.ARCHIVE_BUCKET: ARCHIVE,
+                outputs.CURATED_BUCKET: CURATED,
+                outputs.IDEMPOTENCY_TABLE: TABLE,
+            },
         )
         errors: list[bytes] = []
         for store, (timezone, devices) in STORES.items():

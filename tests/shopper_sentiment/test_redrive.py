@@ -22,6 +22,7 @@ from contracts.identifiers import stack_name
 from contracts.layout import image_key, quarantine_key
 from shopper_sentiment.cli import main
 from shopper_sentiment.commands.redrive import Queues, redrive
+from tests.shopper_sentiment.deployed import publish_outputs
 
 REGION = "eu-west-1"
 SOURCE, ARCHIVE = "redrive-source", "redrive-archive"
@@ -58,19 +59,15 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         for bucket in (SOURCE, ARCHIVE):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        session.client("cloudformation").create_stack(
-            StackName=stack_name("shop"),
-            TemplateBody=json.dumps(
-                {
-                    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-                    "Outputs": {
-                        outputs.SOURCE_BUCKET: {"Value": SOURCE},
-                        outputs.ARCHIVE_BUCKET: {"Value": ARCHIVE},
-                        outputs.INCOMING_QUEUE_URL: {"Value": incoming},
-                        outputs.DEAD_LETTER_QUEUE_URL: {"Value": dead},
-                    },
-                }
-            ),
+        publish_outputs(
+            session,
+            "shop",
+            {
+                outputs.SOURCE_BUCKET: SOURCE,
+                outputs.ARCHIVE_BUCKET: ARCHIVE,
+                outputs.INCOMING_QUEUE_URL: incoming,
+                outputs.DEAD_LETTER_QUEUE_URL: dead,
+            },
         )
         yield {"sqs": sqs, "s3": s3, "incoming": incoming, "dead": dead}
 
