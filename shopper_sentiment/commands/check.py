@@ -369,6 +369,10 @@ class Check:
                 "Version", {}
             )
             problems += _quicksight_problems(f"dashboard {dashboard_id}", version.get("Status"), version.get("Errors"))
+            definition = quicksight.describe_dashboard_definition(AwsAccountId=account, DashboardId=dashboard_id)
+            problems += _quicksight_problems(
+                f"dashboard {dashboard_id} definition", definition.get("ResourceStatus"), definition.get("Errors")
+            )
         except ClientError as exc:
             error = exc.response.get("Error", {})
             problems.append(f"{exc.operation_name}: {error.get('Code')} {error.get('Message', '')}".strip())

@@ -193,6 +193,7 @@ def quicksight_answering(
     analysis: str = "CREATION_SUCCESSFUL",
     definition_errors: list[dict[str, Any]] | None = None,
     dashboard: str = "CREATION_SUCCESSFUL",
+    dashboard_definition_errors: list[dict[str, Any]] | None = None,
 ) -> tuple[Any, Stubber]:
     client = boto3.client("quicksight", region_name=REGION)
     stubber = Stubber(client)
@@ -221,6 +222,16 @@ def quicksight_answering(
                 "Version": {"Status": dashboard, "VersionNumber": 1},
             },
             "Status": 200,
+        },
+        {**ids, "DashboardId": "shoppersentiment-shop-dashboard"},
+    )
+    stubber.add_response(
+        "describe_dashboard_definition",
+        {
+            "DashboardId": "shoppersentiment-shop-dashboard",
+            "ResourceStatus": dashboard,
+            "Status": 200,
+            **({"Errors": dashboard_definition_errors} if dashboard_definition_errors else {}),
         },
         {**ids, "DashboardId": "shoppersentiment-shop-dashboard"},
     )
@@ -392,6 +403,24 @@ def test_dashboard_status_and_definition_errors_fail_the_dashboard_step(
     assert _step_lines(out)["dashboard"] == "FAILED"
     assert "COLUMN_NOT_FOUND age_band is not in the dataset" in out
     assert "dashboard shoppersentiment-shop-dashboard is CREATION_FAILED" in out
+
+
+def test_errors_in_the_dashboards_own_definition_fail_the_dashboard_step(
+    aws: boto3.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    athena, _, _ = athena_answering(1, 2)
+    # The analysis is fine; the published dashboard's definition is not (it is a separate copy).
+    error = {"Type": "PARAMETER_NOT_FOUND", "Message": "store-control has no parameter", "ViolatedEntities": []}
+    quicksight, stubber = quicksight_answering(dashboard_definition_errors=[error])
+    code, _ = run_check(
+        aws, tmp_path, monkeypatch, ["archive", "deliver"], dashboard=True, athena=athena, quicksight=quicksight
+    )
+    out = capsys.readouterr().out
+
+    assert code == 1
+    assert _step_lines(out)["dashboard"] == "FAILED"
+    assert "PARAMETER_NOT_FOUND store-control has no parameter" in out
+    stubber.assert_no_pending_responses()
 
 
 def test_keep_leaves_the_still_and_its_rows(
