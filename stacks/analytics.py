@@ -41,7 +41,7 @@ from constructs import Construct
 from contracts import identifiers, schema
 from contracts.catalogue import CATALOGUE, NamedQuery
 from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, partition_prefix
-from stacks.storage import access_log_bucket, secure_bucket
+from stacks.storage import access_log_bucket, expiring, secure_bucket
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
 
@@ -132,33 +132,13 @@ class AnalyticsTier(Construct):
             server_access_logs_bucket=log_bucket,
             server_access_logs_prefix="curated/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="FaceRows",
-                    prefix=f"{DATA_PREFIX}/",
-                    expiration=curated_retention,
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                expiring("FaceRows", f"{DATA_PREFIX}/", curated_retention, old_versions=NONCURRENT_VERSION_RETENTION),
+                expiring(
+                    "ImageRows", f"{IMAGES_PREFIX}/", curated_retention, old_versions=NONCURRENT_VERSION_RETENTION
                 ),
-                s3.LifecycleRule(
-                    id="ImageRows",
-                    prefix=f"{IMAGES_PREFIX}/",
-                    expiration=curated_retention,
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                ),
-                s3.LifecycleRule(
-                    id="ConversionErrors",
-                    prefix=ERROR_PREFIX,
-                    expiration=error_retention,
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                ),
+                expiring("ConversionErrors", ERROR_PREFIX, error_retention, old_versions=NONCURRENT_VERSION_RETENTION),
                 # Anything else written here (none today) still has its old versions cleared.
-                s3.LifecycleRule(
-                    id="NoncurrentVersions",
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                ),
+                expiring("NoncurrentVersions", None, None, old_versions=NONCURRENT_VERSION_RETENTION),
             ],
         )
         self.results_bucket = secure_bucket(

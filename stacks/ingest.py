@@ -44,7 +44,7 @@ from contracts.identifiers import iot_policy_name, role_alias_name
 from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
 from stacks.cfn import depends_on_only
 from stacks.nag import acknowledge, finding
-from stacks.storage import access_log_bucket, secure_bucket
+from stacks.storage import access_log_bucket, expiring, secure_bucket
 
 #: The IoT credentials provider sets this policy variable from the
 #: x-amzn-iot-thingname header, and only when the certificate is attached
@@ -111,12 +111,11 @@ class IngestTier(Construct):
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="source/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="NeverAnalyzedImages",
-                    prefix=INCOMING_PREFIX,
-                    expiration=incoming_retention,
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                expiring(
+                    "NeverAnalyzedImages",
+                    INCOMING_PREFIX,
+                    incoming_retention,
+                    old_versions=NONCURRENT_VERSION_RETENTION,
                 )
             ],
         )
@@ -128,19 +127,12 @@ class IngestTier(Construct):
             server_access_logs_prefix="archive/",
             lifecycle_rules=[
                 # Archived images keep their incoming/ keys.
-                s3.LifecycleRule(
-                    id="AnalyzedImages",
-                    prefix=INCOMING_PREFIX,
-                    expiration=retention,
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                ),
-                s3.LifecycleRule(
-                    id="QuarantinedImages",
-                    prefix=QUARANTINE_PREFIX,
-                    expiration=quarantine_retention,
-                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                expiring("AnalyzedImages", INCOMING_PREFIX, retention, old_versions=NONCURRENT_VERSION_RETENTION),
+                expiring(
+                    "QuarantinedImages",
+                    QUARANTINE_PREFIX,
+                    quarantine_retention,
+                    old_versions=NONCURRENT_VERSION_RETENTION,
                 ),
             ],
         )

@@ -12,6 +12,22 @@ from constructs import Construct
 from stacks.nag import acknowledge
 
 
+def expiring(
+    rule_id: str, prefix: str | None, expiration: Duration | None, *, old_versions: Duration
+) -> s3.LifecycleRule:
+    """One lifetime: what is under ``prefix`` (everything if None) expires after ``expiration``.
+
+    Older versions expire after ``old_versions`` and abandoned uploads after a day.
+    """
+    return s3.LifecycleRule(
+        id=rule_id,
+        prefix=prefix,
+        expiration=expiration,
+        noncurrent_version_expiration=old_versions,
+        abort_incomplete_multipart_upload_after=Duration.days(1),
+    )
+
+
 def _private_bucket(scope: Construct, id_: str, **props: Any) -> s3.Bucket:
     # What no bucket of ours may lack; callers add logging, versioning, lifecycle.
     return s3.Bucket(
