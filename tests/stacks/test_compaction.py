@@ -5,9 +5,6 @@ from __future__ import annotations
 import email.parser
 import importlib.metadata
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from dashboards.quicksight.dataset import DEDUPE_KEYS
 from stacks.compaction import CONFIG_FILE_NAME, HANDLER_DIR, OLDEST_AGE_METRIC, SERVICE_NAME, TABLES
 from stacks.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
 from stacks.lambda_dependencies import LAYER_PYTHON_DIR, build_dependencies
-from tests.stacks.test_lambda_dependencies import RUNTIME_PACKAGES, pins, shipped, target_tags
+from tests.stacks.test_lambda_dependencies import import_as_lambda, pins, shipped, target_tags
 
 REQUIREMENTS = HANDLER_DIR / REQUIREMENTS_FILE_NAME
 #: Lambda's limit on a function and its layers, unzipped.
@@ -185,11 +182,6 @@ def test_the_function_asset_imports_with_only_its_layer_and_the_runtime_packages
     code, layer = _function_asset(demo_assembly)
     assert (layer / "pyarrow").is_dir() and (layer / "aws_lambda_powertools").is_dir()
     assert not (code / "pyarrow").exists() and (code / CONFIG_FILE_NAME).is_file()
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    site = Path(importlib.metadata.distribution("boto3").locate_file(""))
-    for name in RUNTIME_PACKAGES:
-        (runtime / name).symlink_to(site / name)
     native = tmp_path / "native"
     native.mkdir()
     (native / "pyarrow").symlink_to(Path(importlib.metadata.distribution("pyarrow").locate_file("")) / "pyarrow")
@@ -200,28 +192,11 @@ def test_the_function_asset_imports_with_only_its_layer_and_the_runtime_packages
         if r["Type"] == "AWS::Lambda::Function"
         and r["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME") == SERVICE_NAME
     )
-    environment = {
-        name: value if isinstance(value, str) else "from-the-stack"
-        for name, value in function["Properties"]["Environment"]["Variables"].items()
-    }
-    environment |= {
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
     probe = (
         "import sys; sys.path[:0] = sys.argv[1:]; import app; assert callable(app.handler); "
         "assert app.SETTINGS.closing.store_time_zones; "
         "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('aws_lambda_powertools', 'pyarrow'))}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-S", "-B", "-c", probe, str(code), str(native), str(layer), str(runtime)],
-        env={"PATH": os.environ["PATH"], **environment},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = import_as_lambda(function, tmp_path, probe, code, native, layer)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.replace("'", '"')) == ["aws_lambda_powertools", "pyarrow"]

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.specifiers import SpecifierSet
@@ -56,6 +57,40 @@ def target_tags(target: LambdaTarget) -> set[Tag]:
     version = tuple(int(part) for part in target.python_version.split("."))
     platforms = list(target.platforms)
     return set(cpython_tags(version, platforms=platforms)) | set(compatible_tags(version, platforms=platforms))
+
+
+def import_as_lambda(
+    function: dict[str, Any], tmp_path: Path, probe: str, *paths: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``probe`` with only ``paths`` and the runtime's boto3 on ``sys.path`` (-S), in the function's environment.
+
+    The environment is the template's (values CloudFormation resolves at deploy
+    become placeholders) plus what Lambda sets in every environment (dummy
+    credentials: nothing is called). -B: nothing is written into the assets.
+    """
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    site = Path(importlib.metadata.distribution("boto3").locate_file(""))
+    for name in RUNTIME_PACKAGES:
+        (runtime / name).symlink_to(site / name)
+    environment = {
+        name: value if isinstance(value, str) else "from-the-stack"
+        for name, value in function["Properties"]["Environment"]["Variables"].items()
+    }
+    environment |= {
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    return subprocess.run(
+        [sys.executable, "-S", "-B", "-c", probe, *map(str, paths), str(runtime)],
+        env={"PATH": os.environ["PATH"], **environment},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,38 +145,15 @@ def test_the_function_asset_imports_with_only_its_layer_and_the_runtime_packages
     assert (layer / "aws_lambda_powertools").is_dir()
     assert not (code / "aws_lambda_powertools").exists()
 
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    site = Path(importlib.metadata.distribution("boto3").locate_file(""))
-    for name in RUNTIME_PACKAGES:
-        (runtime / name).symlink_to(site / name)
-    environment = {
-        name: value if isinstance(value, str) else "from-the-stack"
-        for name, value in function["Properties"]["Environment"]["Variables"].items()
-    }
-    # What Lambda sets in every environment (dummy credentials: nothing is called).
-    environment |= {
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
     probe = (
         "import sys; sys.path[:0] = sys.argv[1:]; import app; "
         "assert callable(app.handler); "
         "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('aws_lambda_powertools', 'jmespath'))}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-S", "-B", "-c", probe, str(code), str(layer), str(runtime)],
-        env={"PATH": os.environ["PATH"], **environment},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = import_as_lambda(function, tmp_path, probe, code, layer)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.replace("'", '"')) == ["aws_lambda_powertools", "jmespath"]
-    assert environment[fn_env.DEVICE_REGISTRY_FILE] == fn_env.REGISTRY_FILE_NAME
+    assert function["Properties"]["Environment"]["Variables"][fn_env.DEVICE_REGISTRY_FILE] == fn_env.REGISTRY_FILE_NAME
 
 
 def test_a_second_build_reuses_the_cached_folder_without_pip(layer, monkeypatch):
