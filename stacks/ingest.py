@@ -48,7 +48,7 @@ from stacks.storage import access_log_bucket, expiring, secure_bucket
 
 #: The IoT credentials provider sets this policy variable from the
 #: x-amzn-iot-thingname header, and only when the certificate is attached
-#: to that thing. https://docs.aws.amazon.com/iot/latest/developerguide/authorizing-direct-aws.html
+#: to that thing (AWS IoT Developer Guide, "Authorizing direct calls to AWS services").
 THING_NAME_VARIABLE = "${credentials-iot:ThingName}"
 #: SQS's maximum message retention: the incoming queue and its dead-letter queue keep messages this long.
 QUEUE_RETENTION = Duration.days(14)

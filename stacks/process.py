@@ -368,9 +368,8 @@ class ProcessTier(Construct):
                 # Hive JSON SerDe with TimestampFormats ["millis"]: the handler
                 # writes its timestamps as epoch milliseconds. See
                 # "Converting Input Record Format in Amazon Data Firehose" >
-                # HiveJsonSerDe TimestampFormats ("millis" parses epoch ms):
-                # https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html
-                # https://docs.aws.amazon.com/firehose/latest/APIReference/API_HiveJsonSerDe.html
+                # HiveJsonSerDe TimestampFormats ("millis" parses epoch ms), and the
+                # Firehose API Reference's HiveJsonSerDe data type.
                 input_format=firehose.HiveJsonInputFormat(timestamp_parsers=[firehose.TimestampParser.EPOCH_MILLIS]),
                 output_format=firehose.ParquetOutputFormat(compression=firehose.ParquetCompression.SNAPPY),
             ),
@@ -397,7 +396,7 @@ class ProcessTier(Construct):
     ) -> tuple[iam.Role, iam.Policy]:
         """Exactly the permissions Firehose documents for an S3 destination with format conversion.
 
-        https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3
+        (Amazon Data Firehose Developer Guide, "Controlling access", granting Firehose access to an S3 destination.)
         """
         stack = Stack.of(self)
         table_input = table.table_input
