@@ -36,15 +36,15 @@ sys.path.insert(0, str(ROOT))
 
 # The repository root must be on sys.path first.
 from bench.results import BenchRun, Figure, Target  # noqa: E402
-from contracts.layout import image_key  # noqa: E402
 from local.events import s3_notification, s3_record, sqs_event  # noqa: E402
 from local.lambda_runtime import LAMBDA_DIR, LambdaContextStub, load_handler  # noqa: E402
 from local.moto_server import MotoServer, free_port, local_aws_environment  # noqa: E402
 from local.rekognition import detect_faces_response  # noqa: E402
 from local.resources import LocalResources, create_resources  # noqa: E402
+from shopper_sentiment.contracts.layout import image_key  # noqa: E402
 
 FACE_COUNTS = (1, 10, 50)
-BATCH = 500  # SQS batch size of the event source mapping (stacks/process.py)
+BATCH = 500  # SQS batch size of the event source mapping (shopper_sentiment/tiers/process.py)
 #: Issue 3: at most 3 PutRecordBatch calls per 1,000 faces.
 MAX_CALLS_PER_1000_FACES = 3
 IMPORT_RUNS = 7

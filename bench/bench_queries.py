@@ -7,7 +7,7 @@ writes both tables three ways under a temp dir, partitioned the same way
 (``faces/store_id=<s>/dt=<d>/``, ``images/store_id=<s>/dt=<d>/``, ``dt`` the
 store-local date):
 
-* Parquet/SNAPPY, schema ``contracts.schema.arrow_schema()``, one object per
+* Parquet/SNAPPY, schema ``shopper_sentiment.contracts.schema.arrow_schema()``, one object per
   partition per Firehose buffer interval (900 s, the maximum: at this
   traffic the interval, not the 64 MiB size, flushes the buffer), which is
   how Firehose with dynamic partitioning delivers;
@@ -60,9 +60,14 @@ from sqlglot import exp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shopper_sentiment.dashboards.quicksight.dataset import DEDUPE_KEYS  # noqa: E402
+from shopper_sentiment.dashboards.render import QUERIES_DIR  # noqa: E402
+
 from bench.results import BenchRun, Figure, Target  # noqa: E402
-from contracts.catalogue import CATALOGUE  # noqa: E402
-from contracts.schema import (  # noqa: E402
+from local.athena import TABLE_FOLDERS, connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
+from local.parquet_layout import partition_dir, write_partition  # noqa: E402
+from shopper_sentiment.contracts.catalogue import CATALOGUE  # noqa: E402
+from shopper_sentiment.contracts.schema import (  # noqa: E402
     COLUMN_NAMES,
     EMOTIONS,
     IMAGES_TABLE_NAME,
@@ -73,11 +78,7 @@ from contracts.schema import (  # noqa: E402
     TABLES,
     arrow_schema,
 )
-from dashboards.quicksight.dataset import DEDUPE_KEYS  # noqa: E402
-from dashboards.render import QUERIES_DIR  # noqa: E402
-from local.athena import TABLE_FOLDERS, connect, parse_athena_sql, pin_current_date, run_query  # noqa: E402
-from local.parquet_layout import partition_dir, write_partition  # noqa: E402
-from stacks.compaction import DEFAULT_MAX_OBJECT_SIZE, HANDLER_DIR, compaction_config  # noqa: E402
+from shopper_sentiment.tiers.compaction import DEFAULT_MAX_OBJECT_SIZE, HANDLER_DIR, compaction_config  # noqa: E402
 
 sys.path.append(str(HANDLER_DIR))
 from shopper_compact.partitions import COMPACTED_PREFIX, StoredObject, compaction_run_id  # noqa: E402

@@ -2,14 +2,14 @@
 
 The age bands, the emotion sentiment split and the attention thresholds
 appear twice: in the Athena queries (``queries/*.sql``) and in the QuickSight
-dataset (``dashboards.quicksight``: its SQL and calculated fields). The SQL
+dataset (``shopper_sentiment.dashboards.quicksight``: its SQL and calculated fields). The SQL
 files cannot import Python, so the tests check that they use exactly these
 values.
 """
 
 from __future__ import annotations
 
-from contracts.schema import EMOTIONS
+from shopper_sentiment.contracts.schema import EMOTIONS
 
 #: (label, lower bound inclusive) of each band, applied to the midpoint of
 #: Rekognition's estimated age range. The last band is open-ended.
@@ -33,7 +33,8 @@ NEUTRAL_EMOTIONS: tuple[str, ...] = ("surprised",)
 
 if sorted(POSITIVE_EMOTIONS + NEGATIVE_EMOTIONS + NEUTRAL_EMOTIONS) != sorted(EMOTIONS):
     raise RuntimeError(
-        "dashboards/measures.py: every emotion in contracts/schema.py must be positive, negative or neutral"
+        "dashboards/measures.py: every emotion in shopper_sentiment/contracts/schema.py must be "
+        "positive, negative or neutral"
     )
 
 

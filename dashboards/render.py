@@ -6,7 +6,7 @@ matplotlib (Agg backend: no display needed) from the rows the named queries in
 a dict of column name → value). Each ``plot_*`` function takes one query's
 rows, so a visual shows exactly what its query answers. Which visuals the
 report shows, in which order and under which titles, comes from
-``contracts/catalogue.py``, as it does for the QuickSight sheet.
+``shopper_sentiment/contracts/catalogue.py``, as it does for the QuickSight sheet.
 
 Hours and days are each store's own wall clock (the queries use
 ``hour(captured_at_local)`` and ``dt``), and every axis says so. Counts are
@@ -38,10 +38,7 @@ matplotlib.use("Agg")  # before pyplot: no display on CI or in a container
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
-
-from contracts.catalogue import CATALOGUE, Surface, Visual
-from contracts.schema import EMOTIONS
-from dashboards.measures import (
+from shopper_sentiment.dashboards.measures import (
     AGE_BANDS,
     ATTENTION_MAX_ABS_PITCH,
     ATTENTION_MAX_ABS_YAW,
@@ -49,6 +46,9 @@ from dashboards.measures import (
     POSITIVE_EMOTIONS,
     UNKNOWN,
 )
+
+from shopper_sentiment.contracts.catalogue import CATALOGUE, Surface, Visual
+from shopper_sentiment.contracts.schema import EMOTIONS
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -434,7 +434,7 @@ def plot_gender_split(rows: Rows, path: Path | str, *, analyzer: str, title: str
     return _save(fig, path)
 
 
-#: The visuals drawn from each attribute group of a privacy profile (contracts/catalogue.py).
+#: The visuals drawn from each attribute group of a privacy profile (shopper_sentiment/contracts/catalogue.py).
 VISUALS_OF_ATTRIBUTE = {
     attribute: tuple(v.id for v in CATALOGUE.visuals if v.attribute == attribute)
     for attribute in {v.attribute for v in CATALOGUE.visuals if v.attribute}
@@ -475,7 +475,7 @@ def render_visuals(
     undrawn = [visual.id for visual in REPORT_VISUALS if visual.id not in drawers]
     if undrawn:
         raise ValueError(
-            f"contracts/catalogue.py shows {', '.join(undrawn)} in the report, "
+            f"shopper_sentiment/contracts/catalogue.py shows {', '.join(undrawn)} in the report, "
             "but dashboards/render.py does not say how to draw it"
         )
     return {

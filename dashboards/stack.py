@@ -3,7 +3,7 @@
 Optional and separate per deployment: built only when the deployment config
 names a QuickSight principal (QuickSight needs a subscription, which a
 plain pipeline deployment must not depend on). Every resource body comes
-from ``dashboards.quicksight`` (Python builders validated offline against
+from ``shopper_sentiment.dashboards.quicksight`` (Python builders validated offline against
 the QuickSight service model); this stack only places them as
 ``AWS::QuickSight::*`` resources, so ``aws_cdk.aws_quicksight`` (very large)
 is never imported.
@@ -11,7 +11,7 @@ is never imported.
 Names the stack relies on are the deterministic ones ``PipelineStack`` gives
 its workgroup and Glue database, so no cross-stack exports tie the two.
 QuickSight runs the dataset's queries as its service role, which this stack
-does not touch: the pipeline stack grants it (``stacks.quicksight_access``)
+does not touch: the pipeline stack grants it (``shopper_sentiment.tiers.quicksight_access``)
 and is deployed first, so the first SPICE refresh is already allowed.
 """
 
@@ -22,8 +22,7 @@ from typing import Any, Literal
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import Construct
-
-from dashboards.quicksight import (
+from shopper_sentiment.dashboards.quicksight import (
     DATASET_TABLES,
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_WINDOW_DAYS,
@@ -41,7 +40,7 @@ class DashboardStack(Stack):
     """Athena data source on the workgroup → two datasets (SPICE or DirectQuery) → analysis and dashboard.
 
     One dataset per curated table (``faces``, ``images``), each the custom
-    SQL of ``dashboards.quicksight.dataset.dataset_sql``: the last
+    SQL of ``shopper_sentiment.dashboards.quicksight.dataset.dataset_sql``: the last
     ``lookback_days`` days of ``dt`` partitions (default 90, the config's
     ``dashboard_lookback_days``), one row per record or image id. The date
     range control shows at most 30 of those days by default.

@@ -38,8 +38,8 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, SqlglotError, 
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
-from contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, arrow_schema
+from shopper_sentiment.contracts.layout import DATA_PREFIX, IMAGES_PREFIX
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, arrow_schema
 
 #: sqlglot's Athena dialect reads DML as Trino; older sqlglot only has "trino".
 ATHENA_DIALECT = "athena" if "athena" in Dialect.classes else "trino"
@@ -143,7 +143,7 @@ def to_duckdb_sql(sql: str, *, today: dt.date | None = None, source: str = "quer
         raise UnsupportedSqlError(f"{source}: cannot be expressed in DuckDB: {exc}") from None
 
 
-#: Each curated table's folder in the curated bucket (``contracts/layout.py``).
+#: Each curated table's folder in the curated bucket (``shopper_sentiment/contracts/layout.py``).
 TABLE_FOLDERS = {TABLE_NAME: DATA_PREFIX, IMAGES_TABLE_NAME: IMAGES_PREFIX}
 
 

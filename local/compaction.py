@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stacks.compaction import DEFAULT_BUFFERING_INTERVAL, DEFAULT_CLOSE_MARGIN, HANDLER_DIR, compaction_config
-from stacks.config import Deployment
+from shopper_sentiment.config import Deployment
+from shopper_sentiment.tiers.compaction import (
+    DEFAULT_BUFFERING_INTERVAL,
+    DEFAULT_CLOSE_MARGIN,
+    HANDLER_DIR,
+    compaction_config,
+)
 
 if str(HANDLER_DIR) not in sys.path:
     sys.path.append(str(HANDLER_DIR))
@@ -25,7 +30,7 @@ from shopper_compact.job import Compactor, RunReport, list_objects
 from shopper_compact.partitions import group_partitions
 from shopper_compact.settings import parse_config
 
-#: The deployed default (stacks/compaction.py DEFAULT_MAX_OBJECT_SIZE).
+#: The deployed default (shopper_sentiment/tiers/compaction.py DEFAULT_MAX_OBJECT_SIZE).
 MAX_OBJECT_BYTES = 128 * 2**20
 
 

@@ -30,16 +30,16 @@ from typing import Any
 
 import boto3
 
-from contracts.catalogue import CATALOGUE
-from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
 from local.compaction import compact_curated_bucket
 from local.event_source import drain_queue
 from local.firehose import LocalFirehose
 from local.lambda_runtime import load_handler
 from local.moto_server import MotoServer, local_aws_environment
 from local.resources import LocalResources, create_resources
-from stacks.compaction import DEFAULT_BUFFERING_INTERVAL
-from stacks.config import Deployment, load_config
+from shopper_sentiment.config import Deployment, load_config
+from shopper_sentiment.contracts.catalogue import CATALOGUE
+from shopper_sentiment.contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
+from shopper_sentiment.tiers.compaction import DEFAULT_BUFFERING_INTERVAL
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The demo deployment's resources on the local server (local.resources).
@@ -200,7 +200,8 @@ def run_edge_agents(deployment: Deployment, spool: Path, state: Path, endpoint: 
 
 def run_queries(curated_root: Path, today: dt.date) -> dict[str, list[dict[str, Any]]]:
     """Every named query of the catalogue, in DuckDB over the curated copy: name → rows."""
-    from dashboards.render import QUERIES_DIR
+    from shopper_sentiment.dashboards.render import QUERIES_DIR
+
     from local.athena import run_query_file
 
     results = {}
@@ -303,7 +304,7 @@ def run_demo(
     results = run_queries(curated_root, day)
 
     say("[6/6] drawing the dashboard visuals and the report")
-    from dashboards.render import write_report
+    from shopper_sentiment.dashboards.render import write_report
 
     summary = {
         "images": "synthetic store frames composed from scikit-image sample photos" if images is None else str(images),

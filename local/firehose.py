@@ -4,7 +4,7 @@ It answers for the function's delivery streams, each feeding one table (the
 faces stream and the images stream), accepts what the function sends
 (newline-terminated JSON records, at most 500 per call) and writes them as
 the streams' format conversion and dynamic partitioning would: Parquet/SNAPPY
-with the table's schema from ``contracts.schema``, one object per
+with the table's schema from ``shopper_sentiment.contracts.schema``, one object per
 ``store_id``/``dt`` partition (``local.parquet_layout``), so DuckDB reads
 locally what Athena reads in AWS.
 """
@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
 from local.parquet_layout import write_faces
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
 
 #: PutRecordBatch's limit on records per call.
 MAX_RECORDS_PER_CALL = 500

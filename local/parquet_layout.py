@@ -7,8 +7,8 @@ objects under the curated bucket as::
     images/store_id=<store_id>/dt=<yyyy-MM-dd>/<object>
 
 Hive-style ``key=value`` folders, one folder level per partition key in the
-order of ``contracts.schema.PARTITION_KEYS``. The partition values are *not*
-columns inside the files (``contracts/schema.py`` says so): Glue and Athena take
+order of ``shopper_sentiment.contracts.schema.PARTITION_KEYS``. The partition values are *not*
+columns inside the files (``shopper_sentiment/contracts/schema.py`` says so): Glue and Athena take
 them from the path. Compression is SNAPPY, set on the Parquet SerDe.
 
 Tests, the benchmark and the local demo use this module so that DuckDB reads
@@ -26,8 +26,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.layout import DATA_PREFIX, IMAGES_PREFIX, partition_prefix
-from contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, arrow_schema
+from shopper_sentiment.contracts.layout import DATA_PREFIX, IMAGES_PREFIX, partition_prefix
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, arrow_schema
 
 _PARTITION_NAMES = tuple(k.name for k in PARTITION_KEYS)
 #: Each table's folder in the curated bucket.
@@ -41,7 +41,7 @@ def partition_dir(root: Path, store_id: str, day: str, *, table: str = TABLE_NAM
 
 def _to_arrow_value(value: Any) -> Any:
     # Records travel as JSON with timestamps as epoch milliseconds (see
-    # contracts/schema.py); pyarrow takes those ints for timestamp[ms] as they
+    # shopper_sentiment/contracts/schema.py); pyarrow takes those ints for timestamp[ms] as they
     # are, and datetimes must be naive UTC like a Hive timestamp.
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -60,7 +60,9 @@ def records_table(records: Iterable[Mapping[str, Any]], *, table: str = TABLE_NA
     for index, record in enumerate(records):
         unknown = set(record) - allowed
         if unknown:
-            raise ValueError(f"{table} record #{index} has keys not in contracts/schema.py: {sorted(unknown)}")
+            raise ValueError(
+                f"{table} record #{index} has keys not in shopper_sentiment/contracts/schema.py: {sorted(unknown)}"
+            )
         for name in names:
             columns[name].append(_to_arrow_value(record.get(name)))
     return pa.Table.from_pydict(columns, schema=arrow_schema(table=table))

@@ -6,7 +6,7 @@ queue with its S3 notification, the idempotency table, the delivery streams
 of the faces and images tables)
 on moto — in process or on its server — and run the analyze function with
 the environment the stack gives it (the names come from
-``contracts.analyze_function``).
+``shopper_sentiment.contracts.analyze_function``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts import analyze_function as fn_env
-from contracts.layout import DATA_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX
+from shopper_sentiment.contracts import analyze_function as fn_env
+from shopper_sentiment.contracts.layout import DATA_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX
 
 REGION = "us-east-1"
 #: What moto accepts as the Firehose role; nothing assumes it locally.

@@ -55,7 +55,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import patch
 
-from contracts.layout import DATA_PREFIX, image_key
 from local.events import s3_notification, s3_record, sqs_record
 from local.lambda_runtime import load_handler
 from local.moto_server import local_aws_environment
@@ -68,6 +67,7 @@ from local.virtual_time import (
     VirtualThreadPool,
     botocore_in_virtual_time,
 )
+from shopper_sentiment.contracts.layout import DATA_PREFIX, image_key
 
 #: Latency (uniform, seconds) of one call to each moto-backed service: S3 from
 #: a Lambda in the same region, on-demand DynamoDB, Firehose PutRecordBatch.
@@ -102,8 +102,8 @@ class Sizing:
 
 def deployed_sizing(rekognition_tps: int) -> Sizing:
     """The sizing ``cdk synth`` gives a deployment with this budget (read from the stack code)."""
-    from stacks import process
-    from stacks.ingest import IngestTier
+    from shopper_sentiment.tiers import process
+    from shopper_sentiment.tiers.ingest import IngestTier
 
     ingest_defaults = inspect.signature(IngestTier.__init__).parameters
     max_concurrency, threads = process.parallelism_for(rekognition_tps)

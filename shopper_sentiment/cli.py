@@ -17,6 +17,7 @@ from types import ModuleType
 
 from shopper_sentiment import commands
 from shopper_sentiment.commands import EXIT_USAGE, UsageError
+from shopper_sentiment.version import __version__
 
 PROG = "shopper-sentiment"
 
@@ -38,6 +39,7 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
         description="Operator commands of a Shopper Sentiment deployment.",
         epilog="Exit codes: 0 done, 1 done with something left (named), 2 bad arguments or config.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in modules.items():
         command = sub.add_parser(

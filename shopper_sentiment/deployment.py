@@ -4,7 +4,7 @@ Every command takes ``--config``, ``--deployment``, ``--region`` and
 ``--outputs-file`` (``add_deployment_arguments``) and finds the deployment's
 resources from its pipeline stack's outputs (CloudFormation DescribeStacks),
 or from the file ``cdk deploy --outputs-file`` wrote, never from names a user
-guesses (contracts/outputs.py names the keys).
+guesses (shopper_sentiment/contracts/outputs.py names the keys).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def deployment_from(args: argparse.Namespace) -> Any:
-    """The ``stacks.config.Deployment`` that ``--config`` and ``--deployment`` name; UsageError otherwise."""
-    from stacks.config import ConfigError, load_config
+    """The ``shopper_sentiment.config.Deployment`` that ``--config`` and ``--deployment`` name; UsageError otherwise."""
+    from shopper_sentiment.config import ConfigError, load_config
 
     if not Path(args.config).is_file():
         raise UsageError(f"{args.config}: config file not found (give the deployment config with --config PATH)")

@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from app import cdk_json_context
-from contracts.analyze_function import DEVICE_REGISTRY_FILE
+from shopper_sentiment.contracts.analyze_function import DEVICE_REGISTRY_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

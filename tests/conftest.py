@@ -31,7 +31,7 @@ os.environ.pop("AWS_PROFILE", None)
 # is imported inside the fixtures so suites that never synthesize never pay.
 @pytest.fixture(scope="session")
 def demo_config():
-    from stacks.config import load_config
+    from shopper_sentiment.config import load_config
     from tests.cdk_apps import PROJECT_ROOT
 
     return load_config(PROJECT_ROOT / "deployments.toml")

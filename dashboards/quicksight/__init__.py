@@ -3,12 +3,12 @@
 Pure Python dicts in the boto3 API shape (``CreateDataSource``,
 ``CreateDataSet``, ``CreateRefreshSchedule``, ``CreateAnalysis``,
 ``CreateDashboard``); nothing here imports aws_cdk or calls AWS.
-``dashboards.quicksight.validation`` (test-only, needs botocore) checks
+``shopper_sentiment.dashboards.quicksight.validation`` (test-only, needs botocore) checks
 them against the QuickSight service model.
 """
 
-from dashboards.quicksight.cloudformation import RESOURCE_TYPES, cloudformation_properties
-from dashboards.quicksight.dataset import (
+from shopper_sentiment.dashboards.quicksight.cloudformation import RESOURCE_TYPES, cloudformation_properties
+from shopper_sentiment.dashboards.quicksight.dataset import (
     CALCULATED_COLUMN_TYPES,
     DATASET_TABLES,
     DEDUPE_KEYS,
@@ -29,7 +29,7 @@ from dashboards.quicksight.dataset import (
     quicksight_type,
     refresh_schedule,
 )
-from dashboards.quicksight.definition import (
+from shopper_sentiment.dashboards.quicksight.definition import (
     DEFAULT_DATASET_IDENTIFIER,
     DEFAULT_WINDOW_DAYS,
     SHEET_ID,
@@ -38,8 +38,8 @@ from dashboards.quicksight.definition import (
     dashboard_publish_options,
     visual_dataset,
 )
-from dashboards.quicksight.permissions import OWNER_ACTIONS, owner_permissions
-from dashboards.quicksight.requests import (
+from shopper_sentiment.dashboards.quicksight.permissions import OWNER_ACTIONS, owner_permissions
+from shopper_sentiment.dashboards.quicksight.requests import (
     create_analysis_request,
     create_dashboard_request,
     create_data_set_request,

@@ -10,7 +10,7 @@ Each dataset is one Athena custom SQL over its Glue table that
 * adds the store-local time columns and the numeric scores the visuals
   average (``DERIVED_COLUMNS``), computed in SQL so that Athena types them.
 
-Every column comes from ``contracts/schema.py`` (data columns and partition
+Every column comes from ``shopper_sentiment/contracts/schema.py`` (data columns and partition
 keys) plus those derived columns. The few row-level fields that are easier
 to read as QuickSight expressions (age band, sentiment label) are calculated
 fields in a logical-table ``CreateColumnsOperation``; each uses only
@@ -25,15 +25,23 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.identifiers import CHECK_STORE_ID
-from contracts.schema import IMAGES_TABLE_NAME, OUTCOME_ANALYZED, PARTITION_KEYS, TABLE_NAME, TABLES, Column
-from dashboards.measures import (
+from shopper_sentiment.dashboards.measures import (
     AGE_BANDS,
     ATTENTION_MAX_ABS_PITCH,
     ATTENTION_MAX_ABS_YAW,
     NEGATIVE_EMOTIONS,
     POSITIVE_EMOTIONS,
     UNKNOWN,
+)
+
+from shopper_sentiment.contracts.identifiers import CHECK_STORE_ID
+from shopper_sentiment.contracts.schema import (
+    IMAGES_TABLE_NAME,
+    OUTCOME_ANALYZED,
+    PARTITION_KEYS,
+    TABLE_NAME,
+    TABLES,
+    Column,
 )
 
 #: The curated tables the dashboard reads, each one dataset.
@@ -170,7 +178,7 @@ def dt_window(lookback_days: int) -> str:
 def dataset_sql(*, database: str, table: str, lookback_days: int) -> str:
     """The dataset's Athena SQL: the ``dt`` window, one row per id, the derived columns.
 
-    Rows of the deployment check (store ``_check``, contracts/identifiers.py)
+    Rows of the deployment check (store ``_check``, shopper_sentiment/contracts/identifiers.py)
     are left out with the window.
 
     The window sits in the WHERE of the only SELECT that reads the table, so

@@ -12,12 +12,12 @@ datasets (``CrossDataset = ALL_DATASETS``: both have ``store_id``, ``zone``
 and ``capture_day``). The date filter is on ``capture_day``, the dataset
 SQL's ``CAST(dt AS date)``: the store-local date, and a predicate on the
 partition column only. Which visuals, their ids, titles, descriptions and
-order come from ``contracts/catalogue.py`` (the local report draws the same
+order come from ``shopper_sentiment/contracts/catalogue.py`` (the local report draws the same
 ones); this module says how QuickSight draws each, from which dataset.
 
 QuickSight's Definition members are mostly union-typed structures that
 accept exactly one member ("Only 1 member of ... should be provided");
-botocore does not check that, ``dashboards.quicksight.validation`` does.
+botocore does not check that, ``shopper_sentiment.dashboards.quicksight.validation`` does.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from contracts.catalogue import CATALOGUE, Surface, Visual
-from contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
+from shopper_sentiment.contracts.catalogue import CATALOGUE, Surface, Visual
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
 
 SHEET_ID = "shopper-sentiment"
 #: Dataset identifiers inside the definition: the table names.
@@ -207,7 +207,7 @@ def visuals(not_collected: Collection[str] = ()) -> list[dict[str, Any]]:
     undrawn = [visual.id for visual in shown if visual.id not in _DRAWN_BY]
     if undrawn:
         raise ValueError(
-            f"contracts/catalogue.py shows {', '.join(undrawn)} on QuickSight, "
+            f"shopper_sentiment/contracts/catalogue.py shows {', '.join(undrawn)} on QuickSight, "
             "but dashboards/quicksight/definition.py does not say how to draw it"
         )
     return [

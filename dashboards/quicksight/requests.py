@@ -10,21 +10,22 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
-from contracts.schema import TABLE_NAME
-from dashboards.quicksight.dataset import (
+from shopper_sentiment.dashboards.quicksight.dataset import (
     DEFAULT_LOOKBACK_DAYS,
     athena_data_source_parameters,
     logical_table_map,
     physical_table_map,
     refresh_schedule,
 )
-from dashboards.quicksight.definition import (
+from shopper_sentiment.dashboards.quicksight.definition import (
     DEFAULT_WINDOW_DAYS,
     analysis_definition,
     dashboard_definition,
     dashboard_publish_options,
 )
-from dashboards.quicksight.permissions import owner_permissions
+from shopper_sentiment.dashboards.quicksight.permissions import owner_permissions
+
+from shopper_sentiment.contracts.schema import TABLE_NAME
 
 ImportMode = Literal["SPICE", "DIRECT_QUERY"]
 

@@ -1,6 +1,6 @@
 """Silence check: which open stores sent no still for the last ``SILENT_HOURS`` hours.
 
-Runs on a schedule (stacks/monitoring.py, every 15 minutes). A store is
+Runs on a schedule (shopper_sentiment/tiers/monitoring.py, every 15 minutes). A store is
 checked only when the whole window lies inside its opening hours on its own
 clock (``zoneinfo``, so daylight saving time moves the hours with the store);
 it is silent when the analyze function counted none of its images in that
@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 #: ``{"<store_id>": {"timezone": "<IANA zone>", "hours": ["HH:MM-HH:MM" or null, ...7, Monday first]}}``.
 STORES_FILE_NAME = "stores.json"
 #: Where the analyze function publishes and this check with it (the deployment's namespace,
-#: contracts/analyze_function.py metrics_namespace; the stack sets METRICS_NAMESPACE).
+#: shopper_sentiment/contracts/analyze_function.py metrics_namespace; the stack sets METRICS_NAMESPACE).
 NAMESPACE_VARIABLE = "METRICS_NAMESPACE"
-#: The namespace of a construct used on its own (contracts/analyze_function.py METRICS_NAMESPACE).
+#: The namespace of a construct used on its own (shopper_sentiment/contracts/analyze_function.py METRICS_NAMESPACE).
 NAMESPACE = "ShopperSentiment"
 ANALYZE_SERVICE = "shopper-sentiment-analyze"
 #: This check's own ``service`` dimension.

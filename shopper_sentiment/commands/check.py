@@ -7,7 +7,7 @@ Examples:
   shopper-sentiment check --deployment demo --keep
 
 The still (shopper_sentiment/data/check-still.jpg, one clear face) is
-uploaded as the reserved check device (contracts/identifiers.py
+uploaded as the reserved check device (shopper_sentiment/contracts/identifiers.py
 CHECK_DEVICE_ID), which the stack adds to the function's registry in its own
 store, _check: no named query or QuickSight dataset counts that store.
 
@@ -39,11 +39,18 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from contracts import identifiers, outputs
-from contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, image_key, partition_prefix, quarantine_key
 from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
 from shopper_sentiment.commands.erase import Resources, Scope, erase
 from shopper_sentiment.commands.reprocess_quarantine import reasons_in
+from shopper_sentiment.contracts import identifiers, outputs
+from shopper_sentiment.contracts.layout import (
+    DATA_PREFIX,
+    ERROR_PREFIX,
+    IMAGES_PREFIX,
+    image_key,
+    partition_prefix,
+    quarantine_key,
+)
 from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "check"
@@ -52,7 +59,7 @@ HELP = "follow a sample still through the deployment (analysis, Firehose, Athena
 #: The packaged sample still (its README names source and licence).
 SAMPLE_STILL = "check-still.jpg"
 DEFAULT_ANALYSIS_TIMEOUT = 300.0
-#: Firehose flushes every 900 s at most (stacks/process.py), and a flush with
+#: Firehose flushes every 900 s at most (shopper_sentiment/tiers/process.py), and a flush with
 #: dynamic partitioning and Parquet conversion takes a few minutes more.
 DEFAULT_DELIVERY_TIMEOUT = 1200.0
 DEFAULT_QUERY_TIMEOUT = 120.0
@@ -303,7 +310,7 @@ class Check:
 
     def query(self) -> Step:
         athena = self.session.client("athena")
-        # The key and day are made here from contracts (no user input); the store is a constant.
+        # The key and day are made here from shopper_sentiment.contracts (no user input); the store is a constant.
         condition = f"store_id = '{identifiers.CHECK_STORE_ID}' AND dt = '{self.day}' AND image_key = '{self.key}'"
         sql = (
             f"SELECT (SELECT count(*) FROM images WHERE {condition}) AS images,"  # noqa: S608

@@ -37,8 +37,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contracts import outputs
-from contracts.layout import (
+from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
+from shopper_sentiment.contracts import outputs
+from shopper_sentiment.contracts.layout import (
     DATA_PREFIX,
     ERROR_PREFIX,
     IMAGES_PREFIX,
@@ -48,7 +49,6 @@ from contracts.layout import (
     device_prefix,
     parse_image_key,
 )
-from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
 from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "erase"

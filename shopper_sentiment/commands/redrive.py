@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from contracts import outputs
 from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
+from shopper_sentiment.contracts import outputs
 from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "redrive"

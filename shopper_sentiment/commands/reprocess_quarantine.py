@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from contracts import outputs
-from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX, quarantine_key
 from shopper_sentiment.commands import EXIT_DONE, EXIT_LEFT_OVER, UsageError
+from shopper_sentiment.contracts import outputs
+from shopper_sentiment.contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX, quarantine_key
 from shopper_sentiment.deployment import add_deployment_arguments, deployment_from, outputs_of, session_for
 
 NAME = "reprocess-quarantine"

@@ -18,9 +18,9 @@ from moto import mock_aws
 from shopper_compact.job import Compactor
 from shopper_compact.settings import parse_config
 
-from contracts.schema import TABLE_NAME
 from local.parquet_layout import TABLE_PREFIXES, records_table
-from stacks.compaction import compaction_config
+from shopper_sentiment.contracts.schema import TABLE_NAME
+from shopper_sentiment.tiers.compaction import compaction_config
 from tests.dashboards.curated_rows import STORE_ZONES
 
 BUCKET = "curated-compaction-test"

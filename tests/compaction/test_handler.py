@@ -13,9 +13,9 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from shopper_compact.partitions import ClosingRule
 from shopper_compact.settings import SettingsError, load_settings
 
-from contracts.schema import TABLE_NAME
 from local.lambda_runtime import LambdaContextStub
-from stacks.compaction import compaction_config
+from shopper_sentiment.contracts.schema import TABLE_NAME
+from shopper_sentiment.tiers.compaction import compaction_config
 from tests.compaction import LAMBDA_DIR
 from tests.compaction.conftest import BUCKET, deliver
 from tests.compaction.test_job import LATER, store_days

@@ -12,13 +12,13 @@ import pytest
 from botocore.exceptions import ClientError
 from shopper_compact.partitions import COMPACTED_PREFIX
 from shopper_compact.rewrite import parquet_parts
+from shopper_sentiment.dashboards.render import QUERIES_DIR
 
-from contracts.catalogue import CATALOGUE
-from contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME, UNREGISTERED_STORE, arrow_schema
-from dashboards.render import QUERIES_DIR
 from local.athena import run_query_file
 from local.parquet_layout import records_table
-from stacks.compaction import TABLES as COMPACTED_TABLES
+from shopper_sentiment.contracts.catalogue import CATALOGUE
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME, UNREGISTERED_STORE, arrow_schema
+from shopper_sentiment.tiers.compaction import TABLES as COMPACTED_TABLES
 from tests.compaction.conftest import (
     BUCKET,
     SPECS,
@@ -264,7 +264,7 @@ def test_a_crash_between_the_parts_of_a_split_day_leaves_every_row(s3, delivered
 
 
 def sort_key(row: dict, table: str) -> tuple:
-    """The order compaction writes a table's rows in: its labels, then capture time (stacks/compaction.py)."""
+    """The order compaction writes a table's rows in: labels, then capture time (shopper_sentiment.tiers.compaction)."""
     (labels,) = [labels for name, _, _, labels in COMPACTED_TABLES if name == table]
     # Nulls last in each column, as the function sorts.
     return tuple((row[c] is None, row[c] or "") for c in (*labels, "captured_at"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from shopper_sentiment.dashboards.measures import ATTENTION_MAX_ABS_PITCH, ATTENTION_MAX_ABS_YAW
 
-from contracts.catalogue import (
+from shopper_sentiment.contracts.catalogue import (
     ATTENTION_METHOD,
     CATALOGUE,
     PEOPLE_PRESENT_METHOD,
@@ -15,7 +16,6 @@ from contracts.catalogue import (
     Surface,
     Visual,
 )
-from dashboards.measures import ATTENTION_MAX_ABS_PITCH, ATTENTION_MAX_ABS_YAW
 
 
 def test_every_visual_is_shown_somewhere_and_every_surface_has_visuals() -> None:

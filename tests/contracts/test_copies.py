@@ -1,4 +1,4 @@
-"""Every copy of a contract that ships without the repository agrees with contracts/.
+"""Every copy of a contract that ships without the repository agrees with shopper_sentiment/contracts/.
 
 The analyze function (its code asset) and the edge agent (its own package on
 the Raspberry Pi) cannot import ``contracts``; each carries the facts it
@@ -19,8 +19,8 @@ from shopper_edge import capture, provision
 from shopper_edge import config as edge_config
 from shopper_edge import deployment as edge_deployment
 
-from contracts import analyze_function, identifiers, layout, outputs, schema
-from stacks.process import check_device_registry_entry
+from shopper_sentiment.contracts import analyze_function, identifiers, layout, outputs, schema
+from shopper_sentiment.tiers.process import check_device_registry_entry
 from tests.cdk_apps import is_analyze_function
 
 SHA = "0123456789abcdef" * 4

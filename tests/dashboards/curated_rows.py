@@ -1,7 +1,7 @@
 """Rows of the two curated tables, written where and how Firehose writes them, for the query tests.
 
 A record here is what the analyze function sends (every column of its table
-in ``contracts.schema``, timestamps as epoch milliseconds, plus the partition
+in ``shopper_sentiment.contracts.schema``, timestamps as epoch milliseconds, plus the partition
 values ``store_id`` and ``dt``). The local wall-clock values (``dt``,
 ``captured_at_local``) are written by the tests themselves, from the store's
 time zone: the queries under test only read them.
@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.identifiers import CHECK_STORE_ID, CHECK_TIME_ZONE
-from contracts.schema import (
+from shopper_sentiment.contracts.identifiers import CHECK_STORE_ID, CHECK_TIME_ZONE
+from shopper_sentiment.contracts.schema import (
     COLUMN_NAMES,
     EMOTIONS,
     IMAGE_COLUMN_NAMES,

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
+from shopper_sentiment.dashboards.quicksight.requests import create_analysis_request, create_dashboard_request
+from shopper_sentiment.dashboards.quicksight.validation import validate_request
+from shopper_sentiment.dashboards.render import VISUALS_OF_ATTRIBUTE
 
 from app import build_app
-from contracts.catalogue import CATALOGUE, Surface
-from dashboards.quicksight.requests import create_analysis_request, create_dashboard_request
-from dashboards.quicksight.validation import validate_request
-from dashboards.render import VISUALS_OF_ATTRIBUTE
-from stacks.config import parse_config
+from shopper_sentiment.config import parse_config
+from shopper_sentiment.contracts.catalogue import CATALOGUE, Surface
 from tests.cdk_apps import new_app
 
 ARNS = {

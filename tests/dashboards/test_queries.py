@@ -18,12 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlglot import exp
-
-from contracts.catalogue import CATALOGUE, Visual
-from contracts.identifiers import CHECK_CAMERA_ID, CHECK_DEVICE_ID, CHECK_STORE_ID, CHECK_ZONE
-from contracts.schema import IMAGES_TABLE_NAME, OUTCOME_QUARANTINED, TABLE_NAME, UNREGISTERED_STORE
-from dashboards.measures import (
+from shopper_sentiment.dashboards.measures import (
     AGE_BANDS,
     ATTENTION_MAX_ABS_PITCH,
     ATTENTION_MAX_ABS_YAW,
@@ -31,7 +26,12 @@ from dashboards.measures import (
     POSITIVE_EMOTIONS,
     age_band_upper_bounds,
 )
+from sqlglot import exp
+
 from local.athena import connect, parse_athena_sql, run_query, to_duckdb_sql
+from shopper_sentiment.contracts.catalogue import CATALOGUE, Visual
+from shopper_sentiment.contracts.identifiers import CHECK_CAMERA_ID, CHECK_DEVICE_ID, CHECK_STORE_ID, CHECK_ZONE
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, OUTCOME_QUARANTINED, TABLE_NAME, UNREGISTERED_STORE
 from tests.dashboards.curated_rows import face_record, image_record, utc_of, write_rows
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "queries"
@@ -135,7 +135,7 @@ def _image(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _unregistered_still() -> dict[str, Any]:
-    # A device in no store: UTC date, no local time, no zone (contracts/schema.py).
+    # A device in no store: UTC date, no local time, no zone (shopper_sentiment/contracts/schema.py).
     return image_record(
         "stray1",
         UNREGISTERED_STORE,

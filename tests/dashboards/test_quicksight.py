@@ -16,12 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from sqlglot import exp
-
-from contracts.catalogue import ATTENTION_METHOD, CATALOGUE, PEOPLE_PRESENT_METHOD, Catalogue, Surface, Visual
-from contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID
-from contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, Column
-from dashboards.measures import (
+from shopper_sentiment.dashboards.measures import (
     AGE_BANDS,
     ATTENTION_MAX_ABS_PITCH,
     ATTENTION_MAX_ABS_YAW,
@@ -29,7 +24,7 @@ from dashboards.measures import (
     POSITIVE_EMOTIONS,
     UNKNOWN,
 )
-from dashboards.quicksight import (
+from shopper_sentiment.dashboards.quicksight import (
     CALCULATED_COLUMN_TYPES,
     DATASET_TABLES,
     DEDUPE_KEYS,
@@ -54,8 +49,20 @@ from dashboards.quicksight import (
     quicksight_type,
     visual_dataset,
 )
-from dashboards.quicksight.validation import validate_request, validate_shape
+from shopper_sentiment.dashboards.quicksight.validation import validate_request, validate_shape
+from sqlglot import exp
+
 from local.athena import connect, parse_athena_sql, run_query
+from shopper_sentiment.contracts.catalogue import (
+    ATTENTION_METHOD,
+    CATALOGUE,
+    PEOPLE_PRESENT_METHOD,
+    Catalogue,
+    Surface,
+    Visual,
+)
+from shopper_sentiment.contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, PARTITION_KEYS, TABLE_NAME, TABLES, Column
 from tests.dashboards.curated_rows import write_rows
 from tests.dashboards.test_queries import (
     QUERIES_DIR,

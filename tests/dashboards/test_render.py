@@ -13,10 +13,10 @@ from html.parser import HTMLParser
 
 import pytest
 from PIL import Image
+from shopper_sentiment.dashboards import render
+from shopper_sentiment.dashboards.render import REPORT_VISUALS, png_name, query_question, render_visuals, write_report
 
-from contracts.catalogue import CATALOGUE, Surface, Visual
-from dashboards import render
-from dashboards.render import REPORT_VISUALS, png_name, query_question, render_visuals, write_report
+from shopper_sentiment.contracts.catalogue import CATALOGUE, Surface, Visual
 
 ANALYZER = "local-blazeface+fer2013"
 EMOTIONS = ("happy", "calm", "angry", "sad", "surprised", "fear")

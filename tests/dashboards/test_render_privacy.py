@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from shopper_sentiment.dashboards import render
+from shopper_sentiment.dashboards.render import VISUALS_OF_ATTRIBUTE, render_visuals
 
-from dashboards import render
-from dashboards.render import VISUALS_OF_ATTRIBUTE, render_visuals
 from tests.dashboards.test_render import ANALYZER, local_results
 
 

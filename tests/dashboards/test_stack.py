@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
+from shopper_sentiment.dashboards.quicksight.validation import validate_request
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from app import build_app
-from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
-from dashboards.quicksight.validation import validate_request
-from stacks.config import parse_config
+from shopper_sentiment.config import parse_config
+from shopper_sentiment.contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
 from tests.cdk_apps import new_app
 
 PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
@@ -118,7 +118,7 @@ def test_datasets_read_faces_and_images_of_the_pipeline_database_over_90_days_wi
 
 
 def test_lookback_days_bounds_both_datasets_and_caps_the_date_control(tmp_path):
-    from dashboards.stack import DashboardStack
+    from shopper_sentiment.dashboards.stack import DashboardStack
 
     app = new_app(tmp_path)
     stack = DashboardStack(

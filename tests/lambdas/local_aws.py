@@ -22,14 +22,14 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import StubAssertionError
 
-from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
-from contracts.layout import image_key as contract_image_key
 from local import events
 from local.lambda_runtime import LAMBDA_DIR, LambdaContextStub, load_handler
 from local.rekognition import detect_faces_response
 from local.resources import LocalResources
 from local.resources import create_resources as create_local_resources
 from local.resources import write_device_registry as write_registry_file
+from shopper_sentiment.contracts.layout import DATA_PREFIX, IMAGES_PREFIX
+from shopper_sentiment.contracts.layout import image_key as contract_image_key
 
 __all__ = ["LAMBDA_DIR"]
 

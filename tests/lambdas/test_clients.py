@@ -9,7 +9,7 @@ import pytest
 from shopper_analyze.clients import DETECT_FACES_PER_SECOND_PER_THREAD, PacedAnalyzer
 
 from local.virtual_time import VirtualClock, VirtualThreadPool
-from stacks.process import CALLS_PER_SECOND_PER_THREAD
+from shopper_sentiment.tiers.process import CALLS_PER_SECOND_PER_THREAD
 
 
 class RecordingAnalyzer:

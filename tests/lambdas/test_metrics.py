@@ -1,6 +1,6 @@
 """A metric for every outcome: retry causes, DetectFaces attempts and throttles, images per store, totals.
 
-The alarms of stacks/monitoring.py read exactly these names and dimensions;
+The alarms of shopper_sentiment/tiers/monitoring.py read exactly these names and dimensions;
 tests/stacks/test_monitoring.py checks the alarms' side.
 """
 

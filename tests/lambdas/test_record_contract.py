@@ -1,6 +1,6 @@
-"""The handler's real records against contracts/schema.py, strictly: keys, types, Parquet.
+"""The handler's real records against shopper_sentiment/contracts/schema.py, strictly: keys, types, Parquet.
 
-The deployed handler cannot import contracts/schema.py, so it keeps its own
+The deployed handler cannot import shopper_sentiment.contracts/schema.py, so it keeps its own
 column list (tests/contracts ties the two lists); here the records it really
 delivers are checked against the schema, key by key and type by type.
 """
@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from shopper_analyze import face_records
 
-from contracts import schema
+from shopper_sentiment.contracts import schema
 from tests.lambdas.local_aws import (
     SOURCE_BUCKET,
     delivered_image_rows,

@@ -23,7 +23,7 @@ def code_dir(tmp_path: Path) -> Path:
 
 
 def deployed_environment(**overrides: str) -> dict[str, str]:
-    """Exactly what stacks/process.py sets: the registry file name, relative to the code folder."""
+    """Exactly what shopper_sentiment/tiers/process.py sets: the registry file name, relative to the code folder."""
     env = function_environment(**overrides)
     del env["DEVICE_REGISTRY"]
     env["DEVICE_REGISTRY_FILE"] = "device_registry.json"

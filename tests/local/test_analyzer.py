@@ -17,13 +17,13 @@ from moto import mock_aws
 from PIL import Image, ImageEnhance, ImageFilter
 
 import local.analyzer as analyzer_module
-from contracts.schema import EMOTIONS, PARTITION_KEYS, arrow_schema
 from local.analyzer import (
     ANALYZER_NAME,
     REKOGNITION_EMOTIONS,
     AnalyzerModelMissingError,
     LocalFaceAnalyzer,
 )
+from shopper_sentiment.contracts.schema import EMOTIONS, PARTITION_KEYS, arrow_schema
 from tests.local.conftest import encoded, skimage_data
 
 LAMBDA_ROOT = str(Path(__file__).parents[2] / "lambdas" / "analyze_image")

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from contracts.schema import arrow_schema
 from local.athena import UnsupportedSqlError, run_query, to_duckdb_sql
+from shopper_sentiment.contracts.schema import arrow_schema
 
 
 def test_sql_the_athena_dialect_does_not_know_is_refused() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from contracts.schema import IMAGES_TABLE_NAME, arrow_schema
 from local.demo import main, run_demo
 from local.scenes import OPENING_HOURS, compose_day
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, arrow_schema
 
 # After the edge agent's build date: it holds stills dated earlier as a wrong clock.
 DAY = dt.date(2026, 11, 27)

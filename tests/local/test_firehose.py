@@ -7,8 +7,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from contracts.schema import IMAGE_RECORD_KEYS, IMAGES_TABLE_NAME, RECORD_KEYS, arrow_schema
 from local.firehose import MAX_RECORDS_PER_CALL, LocalFirehose
+from shopper_sentiment.contracts.schema import IMAGE_RECORD_KEYS, IMAGES_TABLE_NAME, RECORD_KEYS, arrow_schema
 
 
 def test_local_firehose_writes_each_streams_parquet_in_firehoses_partition_layout(tmp_path):

@@ -12,9 +12,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from contracts.schema import arrow_schema
 from local.athena import run_query
 from local.parquet_layout import write_faces
+from shopper_sentiment.contracts.schema import arrow_schema
 
 
 def test_records_land_in_hive_partitions_without_partition_columns_in_the_file(tmp_path: Path) -> None:

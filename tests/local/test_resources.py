@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 from moto import mock_aws
 
-from contracts import analyze_function
 from local.resources import LocalResources, create_resources, write_device_registry
+from shopper_sentiment.contracts import analyze_function
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "analyze_image"
 if str(LAMBDA_DIR) not in sys.path:

@@ -9,7 +9,7 @@ import pytest
 
 from local.sqs_simulation import EventSourceMapping, SimulatedQueue, Sizing, deployed_sizing
 from local.virtual_time import VirtualClock
-from stacks.process import parallelism_for
+from shopper_sentiment.tiers.process import parallelism_for
 
 SIZING = Sizing(
     max_concurrency=2,

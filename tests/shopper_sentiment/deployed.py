@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.identifiers import stack_name
+from shopper_sentiment.contracts.identifiers import stack_name
 
 
 def publish_outputs(session: Any, deployment: str, values: Mapping[str, str]) -> None:
@@ -19,7 +19,7 @@ def publish_outputs(session: Any, deployment: str, values: Mapping[str, str]) ->
 
 
 def create_idempotency_table(session: Any, name: str) -> None:
-    """The function's idempotency table: partition key ``id``, on demand (stacks/process.py)."""
+    """The function's idempotency table: partition key ``id``, on demand (shopper_sentiment/tiers/process.py)."""
     session.client("dynamodb").create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

@@ -21,8 +21,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from contracts import outputs
-from contracts.identifiers import (
+from local.athena import run_query
+from shopper_sentiment.cli import build_parser
+from shopper_sentiment.commands import check
+from shopper_sentiment.contracts import outputs
+from shopper_sentiment.contracts.identifiers import (
     CHECK_CAMERA_ID,
     CHECK_DEVICE_ID,
     CHECK_STORE_ID,
@@ -30,11 +33,8 @@ from contracts.identifiers import (
     glue_database_name,
     stack_name,
 )
-from contracts.layout import parse_image_key, quarantine_key
-from contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
-from local.athena import run_query
-from shopper_sentiment.cli import build_parser
-from shopper_sentiment.commands import check
+from shopper_sentiment.contracts.layout import parse_image_key, quarantine_key
+from shopper_sentiment.contracts.schema import IMAGES_TABLE_NAME, TABLE_NAME
 from tests.dashboards.curated_rows import face_record, image_record, write_rows
 from tests.shopper_sentiment.deployed import create_idempotency_table, publish_outputs
 

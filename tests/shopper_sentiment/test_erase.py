@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from contracts import outputs, schema
-from contracts.identifiers import stack_name
-from contracts.layout import image_key, partition_prefix, quarantine_key
 from shopper_sentiment.cli import main
+from shopper_sentiment.contracts import outputs, schema
+from shopper_sentiment.contracts.identifiers import stack_name
+from shopper_sentiment.contracts.layout import image_key, partition_prefix, quarantine_key
 from tests.shopper_sentiment.deployed import create_idempotency_table, publish_outputs
 
 REGION = "eu-west-1"
@@ -230,7 +230,7 @@ def erase(*args: str, config: Path) -> int:
 def in_scope_key(key: str, devices: set[str], days: set[str], timezone: str) -> bool:
     from zoneinfo import ZoneInfo
 
-    from contracts.layout import parse_image_key
+    from shopper_sentiment.contracts.layout import parse_image_key
 
     parsed = parse_image_key(key)
     local = parsed.captured_at.astimezone(ZoneInfo(timezone)).date().isoformat()

@@ -17,11 +17,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from contracts import outputs
-from contracts.identifiers import stack_name
-from contracts.layout import image_key, quarantine_key
 from shopper_sentiment.cli import main
 from shopper_sentiment.commands.redrive import Queues, redrive
+from shopper_sentiment.contracts import outputs
+from shopper_sentiment.contracts.identifiers import stack_name
+from shopper_sentiment.contracts.layout import image_key, quarantine_key
 from tests.shopper_sentiment.deployed import publish_outputs
 
 REGION = "eu-west-1"

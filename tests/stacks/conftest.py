@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import PipelineConfig
-from stacks.pipeline_stack import PipelineStack
+from shopper_sentiment.config import PipelineConfig
+from shopper_sentiment.pipeline_stack import PipelineStack
 from tests.cdk_apps import new_app
 
 

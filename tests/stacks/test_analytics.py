@@ -8,9 +8,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from contracts import schema
-from contracts.catalogue import CATALOGUE, NamedQuery
-from stacks.analytics import QUERIES_DIR, AnalyticsTier, load_named_queries
+from shopper_sentiment.contracts import schema
+from shopper_sentiment.contracts.catalogue import CATALOGUE, NamedQuery
+from shopper_sentiment.tiers.analytics import QUERIES_DIR, AnalyticsTier, load_named_queries
 from tests.cdk_apps import new_app
 
 STORES = ["store-b", "store-a"]
@@ -136,7 +136,7 @@ def test_a_catalogue_query_without_its_sql_file_fails_synth_naming_the_file(tmp_
     folder = copy_of_the_queries(tmp_path)
     (folder / "gender_split.sql").unlink()
 
-    with pytest.raises(ValueError, match=r"gender_split\.sql: missing, but contracts/catalogue.py lists"):
+    with pytest.raises(ValueError, match=r"gender_split\.sql: missing, but .*/contracts/catalogue\.py lists"):
         AnalyticsTier(cdk.Stack(new_app(), "Missing"), "A", store_ids=["s"], name_prefix="x", queries_dir=folder)
 
 
@@ -144,7 +144,7 @@ def test_a_sql_file_the_catalogue_does_not_list_fails_synth_naming_the_file(tmp_
     folder = copy_of_the_queries(tmp_path)
     (folder / "dwell_time.sql").write_text("-- How long do shoppers stay?\nSELECT 1", encoding="utf-8")
 
-    with pytest.raises(ValueError, match=r"dwell_time\.sql: not a named query of contracts/catalogue.py"):
+    with pytest.raises(ValueError, match=r"dwell_time\.sql: not a named query of .*/catalogue\.py"):
         AnalyticsTier(cdk.Stack(new_app(), "Stray"), "A", store_ids=["s"], name_prefix="x", queries_dir=folder)
 
 

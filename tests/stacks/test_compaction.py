@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 from packaging.tags import Tag
+from shopper_sentiment.dashboards.quicksight.dataset import DEDUPE_KEYS
 
-from contracts.identifiers import CHECK_STORE_ID
-from contracts.schema import IMAGE_COLUMNS, UNREGISTERED_STORE
-from dashboards.quicksight.dataset import DEDUPE_KEYS
-from stacks.compaction import CONFIG_FILE_NAME, HANDLER_DIR, OLDEST_AGE_METRIC, SERVICE_NAME, TABLES
-from stacks.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
-from stacks.lambda_dependencies import LAYER_PYTHON_DIR, build_dependencies
+from shopper_sentiment.building.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
+from shopper_sentiment.building.lambda_dependencies import LAYER_PYTHON_DIR, build_dependencies
+from shopper_sentiment.contracts.identifiers import CHECK_STORE_ID
+from shopper_sentiment.contracts.schema import IMAGE_COLUMNS, UNREGISTERED_STORE
+from shopper_sentiment.tiers.compaction import CONFIG_FILE_NAME, HANDLER_DIR, OLDEST_AGE_METRIC, SERVICE_NAME, TABLES
 from tests.stacks.test_lambda_dependencies import import_as_lambda, pins, shipped, target_tags
 
 REQUIREMENTS = HANDLER_DIR / REQUIREMENTS_FILE_NAME

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from app import build_app
-from contracts.analyze_function import CAMERA_FIELDS, REGISTRY_FIELDS
-from contracts.identifiers import CHECK_DEVICE_ID
-from stacks.config import (
+from shopper_sentiment.config import (
     CLOUDFORMATION_RESOURCES_PER_STACK,
     MAX_DEVICES_PER_DEPLOYMENT,
     ConfigError,
     load_config,
     parse_config,
 )
+from shopper_sentiment.contracts.analyze_function import CAMERA_FIELDS, REGISTRY_FIELDS
+from shopper_sentiment.contracts.identifiers import CHECK_DEVICE_ID
 from tests.cdk_apps import PROJECT_ROOT, new_app
 
 GOOD = {

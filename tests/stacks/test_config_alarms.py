@@ -1,11 +1,11 @@
-"""The deployment config's alarms table and the stores' opening hours (stacks/config.py)."""
+"""The deployment config's alarms table and the stores' opening hours (shopper_sentiment/config.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from stacks import config as cfg
-from stacks.config import ConfigError, parse_config
+from shopper_sentiment import config as cfg
+from shopper_sentiment.config import ConfigError, parse_config
 from tests.stacks.test_config import with_change
 
 

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.ingest import IngestTier
+from shopper_sentiment.tiers.ingest import IngestTier
 from tests.cdk_apps import new_app
 
 DEVICES = ["pi-a", "pi-b", "pi-c"]

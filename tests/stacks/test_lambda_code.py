@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacks.lambda_code import ASSET_EXCLUDE, REQUIREMENTS_FILE_NAME, _FolderWithFile, code_asset_hash
+from shopper_sentiment.building.lambda_code import (
+    ASSET_EXCLUDE,
+    REQUIREMENTS_FILE_NAME,
+    _FolderWithFile,
+    code_asset_hash,
+)
 
 
 def handler_folder(tmp_path: Path) -> Path:

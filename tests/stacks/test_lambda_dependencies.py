@@ -16,16 +16,16 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name
 
-from contracts import analyze_function as fn_env
-from stacks.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
-from stacks.lambda_dependencies import (
+from shopper_sentiment.building.lambda_code import LAMBDA_TARGET, REQUIREMENTS_FILE_NAME
+from shopper_sentiment.building.lambda_dependencies import (
     LAYER_PYTHON_DIR,
     DependencyBuildError,
     LambdaTarget,
     build_dependencies,
     dependencies_hash,
 )
-from stacks.process import HANDLER_DIR
+from shopper_sentiment.contracts import analyze_function as fn_env
+from shopper_sentiment.tiers.process import HANDLER_DIR
 from tests.cdk_apps import PROJECT_ROOT, is_analyze_function
 
 REQUIREMENTS = HANDLER_DIR / REQUIREMENTS_FILE_NAME

@@ -17,8 +17,8 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 
-from stacks.config import QUEUE_RETENTION_DAYS, Deployment
-from stacks.pipeline_stack import PipelineStack
+from shopper_sentiment.config import QUEUE_RETENTION_DAYS, Deployment
+from shopper_sentiment.pipeline_stack import PipelineStack
 from tests.cdk_apps import PROJECT_ROOT
 
 PRIVACY_PAGE = PROJECT_ROOT / "docs" / "privacy.md"

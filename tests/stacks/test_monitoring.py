@@ -16,10 +16,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
-from stacks import monitoring as mon
-from stacks.config import Alarms, parse_config
-from stacks.lambda_code import code_asset_hash
-from stacks.monitoring import Monitoring, StoreHours
+from shopper_sentiment.building.lambda_code import code_asset_hash
+from shopper_sentiment.config import Alarms, parse_config
+from shopper_sentiment.tiers import monitoring as mon
+from shopper_sentiment.tiers.monitoring import Monitoring, StoreHours
 from tests.cdk_apps import PROJECT_ROOT, new_app
 
 RUNBOOK = PROJECT_ROOT / "docs" / "operations.md"

@@ -10,9 +10,9 @@ from aws_cdk.assertions import Template
 from constructs import Construct
 
 from app import build_app
-from stacks.cfn import depends_on_only
-from stacks.config import ConfigError
-from stacks.nag import acknowledge, finding
+from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.nag import acknowledge, finding
+from shopper_sentiment.config import ConfigError
 from tests.cdk_apps import new_app
 
 

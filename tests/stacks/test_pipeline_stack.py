@@ -16,12 +16,12 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.matchers import path_type
 
 from app import build_app
-from contracts import outputs
-from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
-from stacks.analytics import PROJECTION_LOCATION_SUFFIX
-from stacks.config import parse_config
-from stacks.pipeline_stack import PipelineStack
-from stacks.process import FIREHOSE_DATA_PREFIX
+from shopper_sentiment.config import parse_config
+from shopper_sentiment.contracts import outputs
+from shopper_sentiment.contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
+from shopper_sentiment.pipeline_stack import PipelineStack
+from shopper_sentiment.tiers.analytics import PROJECTION_LOCATION_SUFFIX
+from shopper_sentiment.tiers.process import FIREHOSE_DATA_PREFIX
 from tests.cdk_apps import new_app
 
 LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]

@@ -6,14 +6,14 @@ import copy
 
 import pytest
 
-from contracts.analyze_function import ATTRIBUTE_GROUPS
-from stacks.config import (
+from shopper_sentiment.config import (
     DEFAULT_CURATED_RETENTION_DAYS,
     QUEUE_RETENTION_DAYS,
     ConfigError,
     PrivacyProfile,
     parse_config,
 )
+from shopper_sentiment.contracts.analyze_function import ATTRIBUTE_GROUPS
 from tests.stacks.test_config import GOOD
 
 

@@ -14,10 +14,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
-from contracts.analyze_function import ATTRIBUTE_GROUPS, REGISTRY_FILE_NAME
-from contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID, STORE_ID_PATTERN
-from stacks.config import parse_config
-from stacks.process import (
+from shopper_sentiment.config import parse_config
+from shopper_sentiment.contracts.analyze_function import ATTRIBUTE_GROUPS, REGISTRY_FILE_NAME
+from shopper_sentiment.contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID, STORE_ID_PATTERN
+from shopper_sentiment.tiers.process import (
     CALLS_PER_SECOND_PER_THREAD,
     ProcessTier,
     check_device_registry_entry,

@@ -11,8 +11,8 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
-from stacks.quicksight_access import QuickSightToAthena
+from shopper_sentiment.contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
+from shopper_sentiment.tiers.quicksight_access import QuickSightToAthena
 from tests.cdk_apps import new_app
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"

@@ -165,7 +165,7 @@ def capture_time(path: Path, data: bytes, mtime_ns: int, zone_name: str) -> tupl
 def object_key(device_id: str, camera_id: str, taken_at: datetime, sha256_hex: str) -> str:
     """incoming/<device>/<camera>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg (UTC).
 
-    A copy of contracts/layout.py's ``image_key`` (the agent ships without the
+    A copy of shopper_sentiment/contracts/layout.py's ``image_key`` (the agent ships without the
     repository); tests/contracts fails if the two drift apart.
     """
     utc = taken_at.astimezone(UTC)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The device-id and camera-id alphabets of contracts/identifiers.py
+# The device-id and camera-id alphabets of shopper_sentiment/contracts/identifiers.py
 # (DEVICE_ID_PATTERN, LABEL_PATTERN; copied: the agent ships without the
 # repository, tests/contracts ties the copies). The device id is the IoT thing
 # name and the second segment of every object key, so it must be safe in an S3

@@ -2,12 +2,12 @@
 
 `provision` and `decommission` run on an operator's machine, not on the Pi,
 but ship in the same package, without the repository. Copies of the
-contracts (tests/contracts ties them to contracts/):
+contracts (tests/contracts ties them to shopper_sentiment/contracts/):
 
-* ``STACK_NAME_PREFIX``, ``stack_name``: contracts/identifiers.py ``stack_name``;
+* ``STACK_NAME_PREFIX``, ``stack_name``: shopper_sentiment/contracts/identifiers.py ``stack_name``;
 * ``EDGE_NAME_SUFFIX``, ``edge_name``: ``role_alias_name`` and ``iot_policy_name``
   (IngestTier gives the role alias and the IoT policy the same name);
-* ``SOURCE_BUCKET``, ``EDGE_ROLE_ALIAS``: the output keys of contracts/outputs.py.
+* ``SOURCE_BUCKET``, ``EDGE_ROLE_ALIAS``: the output keys of shopper_sentiment/contracts/outputs.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ benchmark hand it their own (wrappers that inject failures, a local analyzer).
 ``PacedAnalyzer`` holds one execution environment to its share of the
 deployment's DetectFaces budget. The stack sizes the event source so that
 ``maximum concurrency × ANALYZE_THREADS × DETECT_FACES_PER_SECOND_PER_THREAD``
-is the budget (``parallelism_for`` in stacks/process.py): each environment
+is the budget (``parallelism_for`` in shopper_sentiment/tiers/process.py): each environment
 then paces its calls to ``ANALYZE_THREADS × DETECT_FACES_PER_SECOND_PER_THREAD``
 per second, and Rekognition seldom has to refuse one. Refused calls are the
 waste a budget cannot afford: botocore's adaptive mode alone finds the rate
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from shopper_analyze.analyzers import FaceAnalyzer
 
 #: The share of the DetectFaces budget one analysis thread stands for (calls
-#: per second). stacks/process.py divides the budget by the same number
+#: per second). shopper_sentiment/tiers/process.py divides the budget by the same number
 #: (CALLS_PER_SECOND_PER_THREAD; a test keeps them equal).
 DETECT_FACES_PER_SECOND_PER_THREAD = 0.5
 

@@ -1,6 +1,6 @@
 """DetectFaces ``FaceDetails`` → face records (the JSON rows Firehose turns into Parquet).
 
-The column list mirrors ``contracts/schema.py``, which the deployed asset cannot
+The column list mirrors ``shopper_sentiment/contracts/schema.py``, which the deployed asset cannot
 import; tests/lambdas/test_record_contract.py proves the two agree.
 """
 
@@ -17,7 +17,7 @@ from shopper_analyze.image_rows import epoch_millis, image_id_for, wall_clock
 
 EMOTIONS = ("happy", "sad", "angry", "confused", "disgusted", "surprised", "calm", "fear")
 
-#: Keys of one record, in the order of contracts.schema.RECORD_KEYS.
+#: Keys of one record, in the order of shopper_sentiment.contracts.schema.RECORD_KEYS.
 RECORD_KEYS: tuple[str, ...] = (
     "record_id",
     "image_key",

@@ -2,7 +2,7 @@
 
 ``incoming/<device_id>/<camera_id>/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSmmmZ>-<sha256[:12]>.jpg``
 
-A copy of contracts/layout.py (the function ships without the repository);
+A copy of shopper_sentiment/contracts/layout.py (the function ships without the repository);
 tests/contracts fails if the two drift apart.
 """
 

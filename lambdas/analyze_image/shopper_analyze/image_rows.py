@@ -5,7 +5,7 @@ looked at at all: analyzed with no one in it, analyzed with three faces, or
 quarantined and why. It is the denominator of every "per still" figure and
 the way to tell a quiet hour from a dead camera.
 
-The column list mirrors ``contracts/schema.py`` (``IMAGE_RECORD_KEYS``),
+The column list mirrors ``shopper_sentiment/contracts/schema.py`` (``IMAGE_RECORD_KEYS``),
 which the deployed asset cannot import; tests/contracts ties the two.
 """
 
@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-#: Keys of one row, in the order of contracts.schema.IMAGE_RECORD_KEYS.
+#: Keys of one row, in the order of shopper_sentiment.contracts.schema.IMAGE_RECORD_KEYS.
 IMAGE_RECORD_KEYS: tuple[str, ...] = (
     "image_id",
     "image_key",

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# Same alphabets as stacks/config.py (the deployed code cannot import it).
+# Same alphabets as shopper_sentiment/config.py (the deployed code cannot import it).
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 _REGISTRY_FIELDS = ("store_id", "timezone", "cameras")
 _CAMERA_FIELDS = ("zone", "attributes", "keep_images")
-#: The attribute groups a privacy profile turns on or off (contracts/analyze_function.py ATTRIBUTE_GROUPS).
+#: The attribute groups a privacy profile turns on or off
+#: (shopper_sentiment/contracts/analyze_function.py ATTRIBUTE_GROUPS).
 ATTRIBUTE_GROUPS = ("age", "appearance", "emotions", "gender")
 
 # The environment variables the function reads (the CDK stack sets them).

@@ -3,7 +3,7 @@
 Pure functions: no AWS client in here.
 
 A curated object lives at ``<table prefix>/store_id=<store>/dt=<yyyy-MM-dd>/<name>``
-(Firehose's dynamic partitioning, ``contracts.layout.partition_prefix``). A
+(Firehose's dynamic partitioning, ``shopper_sentiment.contracts.layout.partition_prefix``). A
 store-day is **closed** once it has ended on the store's own clock (its IANA
 zone; ``dt`` is the store-local date) and Firehose's last flush for it, plus a
 margin, is over: ``close_delay`` after local midnight. An image row of the

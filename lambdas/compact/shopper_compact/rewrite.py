@@ -3,7 +3,7 @@
 Pure pyarrow: bytes in, bytes out, no AWS client.
 
 - **Schema**: the Glue table's columns (shipped in ``compaction.json``, built at
-  synth from ``contracts/schema.py``). A column the table lacks, or a value
+  synth from ``shopper_sentiment/contracts/schema.py``). A column the table lacks, or a value
   that does not convert to its type, makes the object unreadable: the
   partition is left as it is rather than silently dropping data. A column the
   object lacks (written before the column existed) is null, as Athena reads it.

@@ -59,7 +59,7 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int | None = N
 def parse_config(
     document: Mapping[str, object], *, close_delay: dt.timedelta
 ) -> tuple[tuple[TableSpec, ...], ClosingRule]:
-    """Tables and closing rule from the shipped JSON (``stacks/compaction.py`` ``compaction_config``)."""
+    """Tables and closing rule from the shipped JSON (``compaction_config``, shopper_sentiment.tiers.compaction)."""
     try:
         tables = tuple(
             TableSpec(

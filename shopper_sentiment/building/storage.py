@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from shopper_sentiment.building.nag import acknowledge
 
 
 def expiring(
@@ -50,22 +50,27 @@ def secure_bucket(
     server_access_logs_prefix: str,
     versioned: bool = True,
     lifecycle_rules: Sequence[s3.LifecycleRule] = (),
+    overrides: Mapping[str, Any] | None = None,
 ) -> s3.Bucket:
     """SSE-S3, BlockPublicAccess.BLOCK_ALL, TLS-only policy, no ACLs, access logs.
+
+    ``overrides`` (checked by ``overrides.bucket_overrides``: none of them
+    weakens a default) replace the other props; their lifecycle rules are
+    added after ``lifecycle_rules``.
 
     SSE-S3 rather than KMS: Rekognition reads source images with the
     caller's credentials, and per-request KMS charges would add to every
     image for no gain in this threat model (the data never leaves the account).
     """
-    return _private_bucket(
-        scope,
-        id_,
-        versioned=versioned,
-        server_access_logs_bucket=server_access_logs_bucket,
-        server_access_logs_prefix=server_access_logs_prefix,
-        lifecycle_rules=list(lifecycle_rules),
-        removal_policy=removal_policy,
-    )
+    props: dict[str, Any] = {
+        "versioned": versioned,
+        "server_access_logs_bucket": server_access_logs_bucket,
+        "server_access_logs_prefix": server_access_logs_prefix,
+        "removal_policy": removal_policy,
+    }
+    extra = dict(overrides or {})
+    props["lifecycle_rules"] = [*lifecycle_rules, *extra.pop("lifecycle_rules", ())]
+    return _private_bucket(scope, id_, **{**props, **extra})
 
 
 def access_log_bucket(scope: Construct, id_: str, *, removal_policy: RemovalPolicy) -> s3.Bucket:

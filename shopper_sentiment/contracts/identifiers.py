@@ -19,8 +19,8 @@ DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
 #: ``shopper-sentiment check`` uploads its sample still as this device, which
-#: every deployment's function knows (stacks/process.py adds it to the
-#: registry) and no config may list (stacks/config.py refuses it).
+#: every deployment's function knows (shopper_sentiment/tiers/process.py adds it to the
+#: registry) and no config may list (shopper_sentiment/config.py refuses it).
 CHECK_DEVICE_ID = "shopper-sentiment-check"
 CHECK_CAMERA_ID = "check"
 CHECK_ZONE = "check"

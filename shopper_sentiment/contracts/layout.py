@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from contracts.identifiers import DEVICE_ID_PATTERN, LABEL_PATTERN
+from shopper_sentiment.contracts.identifiers import DEVICE_ID_PATTERN, LABEL_PATTERN
 
 INCOMING_PREFIX = "incoming/"
 #: Full-match pattern of an object key under ``incoming/`` (ASCII digits only).

@@ -19,7 +19,7 @@ its device is in no store) is in the ``images`` table under the store
 
 Timestamps travel as epoch milliseconds (JSON integers). Firehose parses them
 with the Hive JSON SerDe whose ``TimestampFormats`` is ``["millis"]`` (see
-stacks/process.py); the pyarrow schema reads the same integers as
+shopper_sentiment/tiers/process.py); the pyarrow schema reads the same integers as
 ``timestamp[ms]`` (UTC, no zone, like a Hive ``timestamp``).
 
 Copy: the analyze function's ``shopper_analyze.face_records`` builds records
@@ -67,7 +67,7 @@ class Column:
     comment: str
 
 
-#: In the order of ``contracts.layout.PARTITION_NAMES`` (the curated folders).
+#: In the order of ``shopper_sentiment.contracts.layout.PARTITION_NAMES`` (the curated folders).
 PARTITION_KEYS: tuple[Column, ...] = (
     Column("store_id", "string", "Store the camera belongs to (deployment config)"),
     Column("dt", "string", "Capture date on the store's wall clock (its time zone), yyyy-MM-dd"),

@@ -1,7 +1,7 @@
 """The named queries and the visuals drawn from their answers, in one list.
 
 Three places show the same analyses and must call them the same: the Athena
-named queries (``stacks/analytics.py`` creates one per entry of
+named queries (``shopper_sentiment/tiers/analytics.py`` creates one per entry of
 ``NAMED_QUERIES``, its SQL read from ``dashboards/queries/<name>.sql``), the
 QuickSight sheet (``dashboards/quicksight/definition.py``) and the local HTML
 report (``dashboards/render.py``). Each reads its names, titles and visual
@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from contracts.analyze_function import ATTRIBUTE_GROUPS
+from shopper_sentiment.contracts.analyze_function import ATTRIBUTE_GROUPS
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Visual:
     #: subtitle and the report's caption (empty: the query's question alone).
     description: str = ""
     #: The privacy profile's attribute group the figure is drawn from
-    #: (contracts/analyze_function.py ATTRIBUTE_GROUPS), if any: where no camera
+    #: (shopper_sentiment/contracts/analyze_function.py ATTRIBUTE_GROUPS), if any: where no camera
     #: collects it, both surfaces say so instead of drawing an empty chart.
     attribute: str | None = None
 
@@ -96,13 +96,13 @@ class Catalogue:
         for query in self.queries:
             if query.name == name:
                 return query
-        raise KeyError(f"{name!r} is not a named query of contracts/catalogue.py")
+        raise KeyError(f"{name!r} is not a named query of shopper_sentiment/contracts/catalogue.py")
 
     def visual(self, visual_id: str) -> Visual:
         for visual in self.visuals:
             if visual.id == visual_id:
                 return visual
-        raise KeyError(f"{visual_id!r} is not a visual of contracts/catalogue.py")
+        raise KeyError(f"{visual_id!r} is not a visual of shopper_sentiment/contracts/catalogue.py")
 
     def visuals_on(self, surface: Surface) -> tuple[Visual, ...]:
         """The visuals ``surface`` shows, in reading order."""

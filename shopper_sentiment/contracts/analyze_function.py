@@ -1,6 +1,6 @@
 """What the CDK stack hands the analyze function, and what the function reads.
 
-The stack (``stacks/process.py``) sets exactly these environment variables
+The stack (``shopper_sentiment/tiers/process.py``) sets exactly these environment variables
 and bundles the deployment's device registry into the function's code asset;
 the function (``lambdas/analyze_image/shopper_analyze/settings.py``, which
 ships without this repository and keeps its own copy of the names) reads

@@ -18,8 +18,8 @@ attaches one policy with exactly what those queries need:
 Defaults: ``role_name`` is ``aws-quicksight-service-role-v0``, the role
 QuickSight creates when the account subscribes (an account that passed its
 own role to QuickSight gives that role's name, without its path);
-``data_prefix`` is contracts/layout.py's ``DATA_PREFIX``; ``results_prefix``
-is the workgroup's (contracts/layout.py's ``ATHENA_RESULTS_PREFIX``).
+``data_prefix`` is shopper_sentiment/contracts/layout.py's ``DATA_PREFIX``; ``results_prefix``
+is the workgroup's (shopper_sentiment/contracts/layout.py's ``ATHENA_RESULTS_PREFIX``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
-from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, IMAGES_PREFIX
-from stacks.nag import acknowledge, finding
+from shopper_sentiment.building.nag import acknowledge, finding
+from shopper_sentiment.contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
+from shopper_sentiment.contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, IMAGES_PREFIX
 
 #: The Glue Data Catalog as Athena names it (the only catalog the pipeline uses).
 ATHENA_DATA_CATALOG = "AwsDataCatalog"

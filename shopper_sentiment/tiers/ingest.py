@@ -29,7 +29,8 @@ Defaults (fixed: no prop of this construct can weaken them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -40,11 +41,12 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts.identifiers import iot_policy_name, role_alias_name
-from contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
-from stacks.cfn import depends_on_only
-from stacks.nag import acknowledge, finding
-from stacks.storage import access_log_bucket, expiring, secure_bucket
+from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.nag import acknowledge, finding
+from shopper_sentiment.building.overrides import adopt_bucket, bucket_overrides, refuse_both
+from shopper_sentiment.building.storage import access_log_bucket, expiring, secure_bucket
+from shopper_sentiment.contracts.identifiers import iot_policy_name, role_alias_name
+from shopper_sentiment.contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
 
 #: The IoT credentials provider sets this policy variable from the
 #: x-amzn-iot-thingname header, and only when the certificate is attached
@@ -81,8 +83,23 @@ class IngestTier(Construct):
         max_receive_count: int = 5,
         credential_duration: Duration = Duration.hours(1),
         server_access_logs_bucket: s3.IBucket | None = None,
+        existing_source_bucket: s3.IBucket | None = None,
+        source_bucket_props: s3.BucketProps | Mapping[str, Any] | None = None,
+        archive_bucket_props: s3.BucketProps | Mapping[str, Any] | None = None,
     ) -> None:
+        """The tier for ``device_ids`` (one IoT thing each), its names derived from ``name_prefix``.
+
+        ``retention``, ``incoming_retention`` and ``quarantine_retention`` are
+        the lifetimes of analyzed, never-analyzed and quarantined stills.
+        ``existing_source_bucket`` is a bucket of yours to receive the stills
+        instead of one the tier creates; ``source_bucket_props`` and
+        ``archive_bucket_props`` override the props of the buckets it creates
+        (``shopper_sentiment.building.overrides`` lists what is refused).
+        """
         super().__init__(scope, id_)
+        refuse_both("IngestTier", "source_bucket", existing_source_bucket, source_bucket_props)
+        source_overrides = bucket_overrides("IngestTier", "source_bucket_props", source_bucket_props, versioned=True)
+        archive_overrides = bucket_overrides("IngestTier", "archive_bucket_props", archive_bucket_props, versioned=True)
         if not device_ids:
             raise ValueError("IngestTier needs at least one device id")
         if len(set(device_ids)) != len(device_ids):
@@ -104,21 +121,32 @@ class IngestTier(Construct):
             self, "AccessLogs", removal_policy=removal_policy
         )
 
-        self.source_bucket = secure_bucket(
-            self,
-            "Source",
-            removal_policy=removal_policy,
-            server_access_logs_bucket=self.log_bucket,
-            server_access_logs_prefix="source/",
-            lifecycle_rules=[
-                expiring(
-                    "NeverAnalyzedImages",
-                    INCOMING_PREFIX,
-                    incoming_retention,
-                    old_versions=NONCURRENT_VERSION_RETENTION,
-                )
-            ],
-        )
+        source_lifecycle = [
+            expiring(
+                "NeverAnalyzedImages", INCOMING_PREFIX, incoming_retention, old_versions=NONCURRENT_VERSION_RETENTION
+            )
+        ]
+        self.source_bucket: s3.IBucket
+        if existing_source_bucket is not None:
+            adopt_bucket(
+                self,
+                "existing_source_bucket",
+                existing_source_bucket,
+                source_lifecycle,
+                lifetimes=f"{INCOMING_PREFIX} expires after {incoming_retention.to_days()} days, "
+                f"older versions after {NONCURRENT_VERSION_RETENTION.to_days()} day",
+            )
+            self.source_bucket = existing_source_bucket
+        else:
+            self.source_bucket = secure_bucket(
+                self,
+                "Source",
+                removal_policy=removal_policy,
+                server_access_logs_bucket=self.log_bucket,
+                server_access_logs_prefix="source/",
+                lifecycle_rules=source_lifecycle,
+                overrides=source_overrides,
+            )
         self.archive_bucket = secure_bucket(
             self,
             "Archive",
@@ -135,6 +163,7 @@ class IngestTier(Construct):
                     old_versions=NONCURRENT_VERSION_RETENTION,
                 ),
             ],
+            overrides=archive_overrides,
         )
 
         self.dead_letter_queue = sqs.Queue(
@@ -187,19 +216,22 @@ class IngestTier(Construct):
     def _acknowledge_notifications_handler(self) -> None:
         # S3 notifications are configured by CDK's own singleton custom
         # resource (it avoids a bucket ↔ queue-policy dependency cycle).
-        handler = Stack.of(self).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        # The handler lives in the stack of the bucket (a bucket of yours may be in another stack).
+        handler = Stack.of(self.source_bucket).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
         if handler is None:  # pragma: no cover - CDK renamed its handler
             raise RuntimeError("CDK's bucket notifications handler was not found; update NOTIFICATIONS_HANDLER_ID")
         # Its Lambda references its role with GetAtt already (cfn-lint W3005).
         depends_on_only(handler.node.find_child("Resource"))
         # The notifications resource must wait for the queue policy (S3 checks
-        # it may send) and the bucket policy; the queue itself it references.
+        # it may send) and the bucket policy, if the bucket has one here; the
+        # queue itself it references.
         notifications = self.source_bucket.node.find_child("Notifications")
+        bucket_policy = self.source_bucket.node.try_find_child("Policy")
         depends_on_only(
             notifications.node.find_child("Resource"),
             self.queue.node.find_child("Policy"),
             notifications.node.find_child("HandlerPolicy"),
-            self.source_bucket.node.find_child("Policy"),
+            *([bucket_policy] if bucket_policy is not None else []),
         )
         acknowledge(
             handler,

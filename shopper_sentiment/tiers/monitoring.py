@@ -2,7 +2,7 @@
 
 Defaults (each alarm has a runbook entry under its name in docs/operations.md;
 thresholds a deployment may tune come from its ``alarms`` table, see
-stacks/config.py for each default and why):
+shopper_sentiment/config.py for each default and why):
 
 - One SNS topic for every alarm of the stack, the tiers' own included
   (``adopt``: the dead-letter alarm of IngestTier, say): created with a customer-managed KMS key CloudWatch may use
@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -48,13 +47,14 @@ from aws_cdk import aws_sqs as sqs
 from cdk_monitoring_constructs import DefaultDashboardFactory, MonitoringFacade
 from constructs import Construct
 
-from contracts.analyze_function import METRICS_NAMESPACE, SERVICE_NAME
-from stacks.cfn import depends_on_only
-from stacks.config import Alarms
-from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file
-from stacks.nag import acknowledge
+from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file
+from shopper_sentiment.building.nag import acknowledge
+from shopper_sentiment.building.package_files import packaged_folder
+from shopper_sentiment.config import Alarms
+from shopper_sentiment.contracts.analyze_function import METRICS_NAMESPACE, SERVICE_NAME
 
-SILENCE_CHECK_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "silence_check"
+SILENCE_CHECK_DIR = packaged_folder("shopper_sentiment.functions", "silence_check")
 STORES_FILE_NAME = "stores.json"  # lambdas/silence_check/app.py STORES_FILE_NAME
 SILENCE_CHECK_SERVICE = "shopper-sentiment-silence-check"  # its SERVICE
 #: The check runs this often; its alarm's period is twice that, so one late run leaves no gap.
@@ -82,7 +82,7 @@ FIREHOSE_PARTITIONS = "FirehosePartitionLimit"
 FIREHOSE_ALARMS = (FIREHOSE_FRESHNESS, FIREHOSE_DELIVERY, FIREHOSE_CONVERSION, FIREHOSE_PARTITIONS)
 
 
-#: The thresholds' defaults (stacks/config.py says why each), no address and no existing topic.
+#: The thresholds' defaults (shopper_sentiment/config.py says why each), no address and no existing topic.
 DEFAULT_ALARMS = Alarms()
 
 

@@ -4,19 +4,19 @@ Nothing here imports the CDK, boto3 or the Lambda runtime: the stacks, the
 dashboards, the local pipeline, the benchmarks and the tests all read these
 modules, and each is a plain description of one agreement:
 
-- ``contracts.schema``: the face record (columns, partitions, types) that the
+- ``shopper_sentiment.contracts.schema``: the face record (columns, partitions, types) that the
   Glue table, Firehose's Parquet conversion, Athena, QuickSight and the local
   Parquet writer share;
-- ``contracts.layout``: where objects live — the ``incoming/`` object key the
+- ``shopper_sentiment.contracts.layout``: where objects live — the ``incoming/`` object key the
   edge agent writes, the archive's quarantine prefix, the curated bucket's
   data and error prefixes and its partition folders;
-- ``contracts.identifiers``: the id alphabets (deployment, store, device,
+- ``shopper_sentiment.contracts.identifiers``: the id alphabets (deployment, store, device,
   labels) and the names derived from a deployment (stack, edge role alias,
   IoT policy);
-- ``contracts.analyze_function``: what the CDK stack hands the analyze
+- ``shopper_sentiment.contracts.analyze_function``: what the CDK stack hands the analyze
   function — its environment variable names, the device registry file and
   its fields, the default face floors;
-- ``contracts.catalogue``: the named queries and the visuals drawn from
+- ``shopper_sentiment.contracts.catalogue``: the named queries and the visuals drawn from
   their answers, shared by the Athena tier, the QuickSight definition and the
   local report.
 

@@ -9,7 +9,7 @@ Defaults:
   Firehose could not convert (``errors/``, face attributes too) after
   ``error_retention``; noncurrent versions (a compacted or erased file)
   after ``NONCURRENT_VERSION_RETENTION``.
-- Glue database and the ``faces`` and ``images`` tables generated from contracts/schema.py, stored
+- Glue database and the ``faces`` and ``images`` tables generated from shopper_sentiment.contracts/schema.py, stored
   as Parquet (Parquet SerDe and input/output formats declared, so Athena
   never sees a JSON SerDe), partitioned by ``store_id`` and ``dt`` with
   partition projection: ``store_id`` an enum of the configured stores and
@@ -20,7 +20,7 @@ Defaults:
 - Athena workgroup: engine v3, configuration enforced, results encrypted
   (SSE-S3) in their own bucket, a per-query bytes-scanned cutoff, CloudWatch
   metrics on.
-- One named query per entry of contracts/catalogue.py, its SQL read from
+- One named query per entry of shopper_sentiment/contracts/catalogue.py, its SQL read from
   dashboards/queries/<name>.sql and its description the SQL's opening
   comment line (the question it answers); a catalogue entry without its
   file, or a file the catalogue does not list, fails synth.
@@ -28,9 +28,11 @@ Defaults:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
@@ -38,15 +40,23 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contracts import identifiers, schema
-from contracts.catalogue import CATALOGUE, NamedQuery
-from contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, partition_prefix
-from stacks.storage import access_log_bucket, expiring, secure_bucket
+from shopper_sentiment.building.overrides import PropsError, adopt_bucket, bucket_overrides, given, refuse_both
+from shopper_sentiment.building.package_files import packaged_folder
+from shopper_sentiment.building.storage import access_log_bucket, expiring, secure_bucket
+from shopper_sentiment.contracts import identifiers, schema
+from shopper_sentiment.contracts.catalogue import CATALOGUE, NamedQuery
+from shopper_sentiment.contracts.layout import (
+    ATHENA_RESULTS_PREFIX,
+    DATA_PREFIX,
+    ERROR_PREFIX,
+    IMAGES_PREFIX,
+    partition_prefix,
+)
 
-QUERIES_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "queries"
+QUERIES_DIR = packaged_folder("shopper_sentiment.dashboards", "queries")
 
 #: The faces table's storage.location.template: the same partition folders
-#: Firehose writes (both come from contracts.layout.partition_prefix).
+#: Firehose writes (both come from shopper_sentiment.contracts.layout.partition_prefix).
 PROJECTION_LOCATION_SUFFIX = partition_prefix("${store_id}", "${dt}")
 
 
@@ -77,20 +87,58 @@ def load_named_queries(
     strays = sorted(path for path in directory.glob("*.sql") if path.name not in listed)
     if strays:
         files = ", ".join(str(path) for path in strays)
-        raise ValueError(f"{files}: not a named query of contracts/catalogue.py; add it to the catalogue or delete it")
+        raise ValueError(
+            f"{files}: not a named query of shopper_sentiment/contracts/catalogue.py; "
+            "add it to the catalogue or delete it"
+        )
     sources = []
     for query in queries:
         path = directory / query.sql_file
         if not path.is_file():
-            raise ValueError(f"{path}: missing, but contracts/catalogue.py lists the named query {query.name!r}")
+            raise ValueError(
+                f"{path}: missing, but shopper_sentiment/contracts/catalogue.py lists the named query {query.name!r}"
+            )
         sql = path.read_text(encoding="utf-8").strip()
         first = sql.splitlines()[0] if sql else ""
         if not first.startswith("--"):
             raise ValueError(f"{path}: a named query must open with a '-- what it answers' comment line")
         sources.append(NamedQuerySource(query.name, first.removeprefix("--").strip()[:1024], sql))
     if not sources:
-        raise ValueError(f"{directory}: no named queries (contracts/catalogue.py lists none)")
+        raise ValueError(f"{directory}: no named queries (shopper_sentiment/contracts/catalogue.py lists none)")
     return sources
+
+
+#: What Athena can query: a Glue database name of lowercase letters, digits and underscores.
+GLUE_DATABASE_NAME = re.compile(r"[a-z0-9_]{1,255}")
+#: The database fields ``database_props`` may set; the rest would make it something other than a database of tables.
+DATABASE_FIELDS = ("name", "description", "location_uri", "parameters")
+
+
+def _database_input(
+    name_prefix: str,
+    existing_name: str | None,
+    props: glue.CfnDatabase.DatabaseInputProperty | Mapping[str, Any] | None,
+) -> glue.CfnDatabase.DatabaseInputProperty:
+    """The Glue database the tier creates: its defaults with ``props`` over them; checks an existing name too."""
+    fields = given(props, glue.CfnDatabase.DatabaseInputProperty)
+    refused = sorted(set(fields) - set(DATABASE_FIELDS))
+    if refused:
+        raise PropsError(
+            f"AnalyticsTier: database_props.{refused[0]} is refused: only {', '.join(DATABASE_FIELDS)} may be "
+            "overridden (the tier creates a plain database for its tables)"
+        )
+    values = {
+        "name": identifiers.glue_database_name(name_prefix),
+        "description": "Shopper Sentiment: anonymous face records from in-store cameras",
+        **fields,
+    }
+    for prop, name in (("existing_database_name", existing_name), ("database_props.name", values["name"])):
+        if name is not None and not GLUE_DATABASE_NAME.fullmatch(str(name)):
+            raise PropsError(
+                f"AnalyticsTier: {prop} {name!r} is refused: Athena queries Glue databases named with lowercase "
+                "letters, digits and underscores (at most 255)"
+            )
+    return glue.CfnDatabase.DatabaseInputProperty(**values)
 
 
 class AnalyticsTier(Construct):
@@ -117,30 +165,64 @@ class AnalyticsTier(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         server_access_logs_bucket: s3.IBucket | None = None,
         queries_dir: Path = QUERIES_DIR,
+        existing_curated_bucket: s3.IBucket | None = None,
+        curated_bucket_props: s3.BucketProps | Mapping[str, Any] | None = None,
+        existing_database_name: str | None = None,
+        database_props: glue.CfnDatabase.DatabaseInputProperty | Mapping[str, Any] | None = None,
     ) -> None:
+        """The tables of ``store_ids`` (their partition enum), named from ``name_prefix``.
+
+        ``curated_retention`` and ``error_retention`` are the lifetimes of the
+        tables' rows and of rows Firehose could not convert;
+        ``results_retention`` that of query results. ``existing_curated_bucket``
+        is a bucket of yours for the tables' data, ``existing_database_name``
+        a Glue database of yours (in this account and region) to create the
+        tables in; ``curated_bucket_props`` and ``database_props`` override the
+        props of the ones the tier creates instead
+        (``shopper_sentiment.building.overrides`` lists what is refused).
+        """
         super().__init__(scope, id_)
         if not store_ids:
             raise ValueError("AnalyticsTier needs at least one store id (the store_id partition enum)")
         if bytes_scanned_cutoff_mb < 10:
             raise ValueError("AnalyticsTier bytes_scanned_cutoff_mb must be at least 10 (Athena's minimum)")
+        refuse_both("AnalyticsTier", "curated_bucket", existing_curated_bucket, curated_bucket_props)
+        refuse_both("AnalyticsTier", "database", existing_database_name, database_props)
+        curated_overrides = bucket_overrides(
+            "AnalyticsTier", "curated_bucket_props", curated_bucket_props, versioned=True
+        )
+        database_input = _database_input(name_prefix, existing_database_name, database_props)
 
         log_bucket = server_access_logs_bucket or access_log_bucket(self, "AccessLogs", removal_policy=removal_policy)
-        self.curated_bucket = secure_bucket(
-            self,
-            "Curated",
-            removal_policy=removal_policy,
-            server_access_logs_bucket=log_bucket,
-            server_access_logs_prefix="curated/",
-            lifecycle_rules=[
-                expiring("FaceRows", f"{DATA_PREFIX}/", curated_retention, old_versions=NONCURRENT_VERSION_RETENTION),
-                expiring(
-                    "ImageRows", f"{IMAGES_PREFIX}/", curated_retention, old_versions=NONCURRENT_VERSION_RETENTION
-                ),
-                expiring("ConversionErrors", ERROR_PREFIX, error_retention, old_versions=NONCURRENT_VERSION_RETENTION),
-                # Anything else written here (none today) still has its old versions cleared.
-                expiring("NoncurrentVersions", None, None, old_versions=NONCURRENT_VERSION_RETENTION),
-            ],
-        )
+        curated_lifecycle = [
+            expiring("FaceRows", f"{DATA_PREFIX}/", curated_retention, old_versions=NONCURRENT_VERSION_RETENTION),
+            expiring("ImageRows", f"{IMAGES_PREFIX}/", curated_retention, old_versions=NONCURRENT_VERSION_RETENTION),
+            expiring("ConversionErrors", ERROR_PREFIX, error_retention, old_versions=NONCURRENT_VERSION_RETENTION),
+            # Anything else written here (none today) still has its old versions cleared.
+            expiring("NoncurrentVersions", None, None, old_versions=NONCURRENT_VERSION_RETENTION),
+        ]
+        self.curated_bucket: s3.IBucket
+        if existing_curated_bucket is not None:
+            days = NONCURRENT_VERSION_RETENTION.to_days()
+            adopt_bucket(
+                self,
+                "existing_curated_bucket",
+                existing_curated_bucket,
+                curated_lifecycle,
+                lifetimes=f"{DATA_PREFIX}/ and {IMAGES_PREFIX}/ expire after {curated_retention.to_days()} days, "
+                f"{ERROR_PREFIX} after {error_retention.to_days()} days, older versions after {days} days",
+            )
+            self.curated_bucket = existing_curated_bucket
+        else:
+            self.curated_bucket = secure_bucket(
+                self,
+                "Curated",
+                removal_policy=removal_policy,
+                server_access_logs_bucket=log_bucket,
+                server_access_logs_prefix="curated/",
+                lifecycle_rules=curated_lifecycle,
+                overrides=curated_overrides,
+            )
         self.results_bucket = secure_bucket(
             self,
             "QueryResults",
@@ -157,16 +239,13 @@ class AnalyticsTier(Construct):
         )
 
         account = Stack.of(self).account
-        self.database_name = identifiers.glue_database_name(name_prefix)
-        self.database = glue.CfnDatabase(
-            self,
-            "Database",
-            catalog_id=account,
-            database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=self.database_name,
-                description="Shopper Sentiment: anonymous face records from in-store cameras",
-            ),
-        )
+        # None when the tables go into a database of yours: nothing here creates or owns it.
+        self.database: glue.CfnDatabase | None = None
+        if existing_database_name is not None:
+            self.database_name = existing_database_name
+        else:
+            self.database_name = database_input.name
+            self.database = glue.CfnDatabase(self, "Database", catalog_id=account, database_input=database_input)
 
         self.table_name = schema.TABLE_NAME
         self.table = self._table(
@@ -174,7 +253,7 @@ class AnalyticsTier(Construct):
             schema.TABLE_NAME,
             DATA_PREFIX,
             schema.COLUMNS,
-            description="One row per detected face (schema: contracts/schema.py)",
+            description="One row per detected face (schema: shopper_sentiment/contracts/schema.py)",
             # The check device's rows are in their own store: listed so that the check can query them.
             store_ids=[*store_ids, identifiers.CHECK_STORE_ID],
             projection_start=projection_start,
@@ -187,7 +266,8 @@ class AnalyticsTier(Construct):
             schema.IMAGES_TABLE_NAME,
             IMAGES_PREFIX,
             schema.IMAGE_COLUMNS,
-            description="One row per settled image, faces or not, analyzed or quarantined (contracts/schema.py)",
+            description="One row per settled image, faces or not, analyzed or quarantined "
+            "(shopper_sentiment/contracts/schema.py)",
             store_ids=[*store_ids, schema.UNREGISTERED_STORE, identifiers.CHECK_STORE_ID],
             projection_start=projection_start,
         )
@@ -227,7 +307,8 @@ class AnalyticsTier(Construct):
                 query_string=query.sql,
                 work_group=self.workgroup.ref,
             )
-            named.node.add_dependency(self.database)
+            if self.database is not None:
+                named.node.add_dependency(self.database)
             self.named_queries.append(named)
 
     def _table(
@@ -283,5 +364,6 @@ class AnalyticsTier(Construct):
                 ),
             ),
         )
-        table.node.add_dependency(self.database)
+        if self.database is not None:
+            table.node.add_dependency(self.database)
         return table

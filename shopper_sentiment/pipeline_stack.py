@@ -1,6 +1,6 @@
 """PipelineStack: one deployment (a region or a single store) = the three tiers.
 
-Its outputs, keyed by contracts/outputs.py, name what operators and their
+Its outputs, keyed by shopper_sentiment/contracts/outputs.py, name what operators and their
 tools need (buckets, workgroup, role alias, the credentials-endpoint lookup),
 so nobody digs in the console for a generated name.
 """
@@ -12,18 +12,18 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from constructs import Construct
 
-from contracts import outputs
-from contracts.analyze_function import metrics_namespace
-from stacks.analytics import AnalyticsTier
-from stacks.compaction import CompactionTier, firehose_buffering_interval
-from stacks.config import Deployment
-from stacks.ingest import IngestTier
-from stacks.monitoring import DEAD_LETTERS, Monitoring, StoreHours
-from stacks.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
-from stacks.quicksight_access import QuickSightToAthena
-from stacks.storage import access_log_bucket
+from shopper_sentiment.building.storage import access_log_bucket
+from shopper_sentiment.config import Deployment
+from shopper_sentiment.contracts import outputs
+from shopper_sentiment.contracts.analyze_function import metrics_namespace
+from shopper_sentiment.tiers.analytics import AnalyticsTier
+from shopper_sentiment.tiers.compaction import CompactionTier, firehose_buffering_interval
+from shopper_sentiment.tiers.ingest import IngestTier
+from shopper_sentiment.tiers.monitoring import DEAD_LETTERS, Monitoring, StoreHours
+from shopper_sentiment.tiers.process import DEFAULT_TIMEOUT, ProcessTier, queue_visibility_timeout_for
+from shopper_sentiment.tiers.quicksight_access import QuickSightToAthena
 
-#: What each output (contracts/outputs.py) is, as `aws cloudformation describe-stacks` shows it.
+#: What each output (shopper_sentiment/contracts/outputs.py) is, as `aws cloudformation describe-stacks` shows it.
 OUTPUT_DESCRIPTIONS = {
     outputs.SOURCE_BUCKET: "Source bucket: edge devices upload stills under incoming/<device id>/",
     outputs.CURATED_BUCKET: "Curated bucket: Parquet face records under faces/ (the Glue faces table)",

@@ -12,7 +12,7 @@ own clock: Firehose's buffering interval plus ``close_margin``.
 Defaults:
 
 - The function: Python 3.14 on arm64, code from lambdas/compact/ plus
-  ``compaction.json`` (the tables' columns and ids from ``contracts/schema.py``,
+  ``compaction.json`` (the tables' columns and ids from ``shopper_sentiment/contracts/schema.py``,
   each store's time zone from the config; the asset hash covers both); its
   pinned dependencies (pyarrow, Powertools) installed for the runtime at synth
   and shipped as a layer of its own (``lambda_dependencies``); 2 GiB of memory
@@ -44,15 +44,21 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contracts import schema
-from contracts.analyze_function import METRICS_NAMESPACE
-from contracts.identifiers import CHECK_STORE_ID, CHECK_TIME_ZONE
-from contracts.layout import DATA_PREFIX, IMAGES_PREFIX
-from stacks.cfn import depends_on_only
-from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file, dependencies_layer
-from stacks.nag import acknowledge, finding
+from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.lambda_code import (
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    code_with_file,
+    dependencies_layer,
+)
+from shopper_sentiment.building.nag import acknowledge, finding
+from shopper_sentiment.building.package_files import packaged_folder
+from shopper_sentiment.contracts import schema
+from shopper_sentiment.contracts.analyze_function import METRICS_NAMESPACE
+from shopper_sentiment.contracts.identifiers import CHECK_STORE_ID, CHECK_TIME_ZONE
+from shopper_sentiment.contracts.layout import DATA_PREFIX, IMAGES_PREFIX
 
-HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "compact"
+HANDLER_DIR = packaged_folder("shopper_sentiment.functions", "compact")
 #: Written into the asset beside app.py (shopper_compact.settings.CONFIG_FILE_NAME).
 CONFIG_FILE_NAME = "compaction.json"
 SERVICE_NAME = "shopper-sentiment-compact"
@@ -66,7 +72,7 @@ DEFAULT_CLOSE_MARGIN = Duration.minutes(45)
 #: Above this a store-day is split into several objects (Athena reads each in parallel splits).
 DEFAULT_MAX_OBJECT_SIZE = Size.mebibytes(128)
 #: The curated folders the function rewrites, with the id each table keeps one row per
-#: (as every named query and dataset does: dashboards.quicksight.dataset.DEDUPE_KEYS) and
+#: (as every named query and dataset does: shopper_sentiment.dashboards.quicksight.dataset.DEDUPE_KEYS) and
 #: the labels its rows are sorted by before capture time: few values each, so a run of one
 #: compresses to almost nothing (on a store-day of the query benchmark the zone, emotion and
 #: smile columns shrink to a fifth); queries select whole days, so none reads by time order.
@@ -93,7 +99,7 @@ def compaction_config(store_time_zones: Mapping[str, str]) -> dict[str, Any]:
         # The deployment check's store keeps its own clock, as a configured store does:
         # rows it leaves behind after a timeout are compacted like any other.
         "store_time_zones": dict(sorted({**store_time_zones, CHECK_STORE_ID: CHECK_TIME_ZONE}.items())),
-        # Image rows of devices in no store are dated by UTC (contracts/schema.py).
+        # Image rows of devices in no store are dated by UTC (shopper_sentiment/contracts/schema.py).
         "utc_stores": [schema.UNREGISTERED_STORE],
     }
 

@@ -27,7 +27,7 @@ Defaults:
   Parquet (SNAPPY) with the Glue table as schema, dynamic partitioning on
   ``store_id`` and ``dt``, an error prefix, and buffering valid for format
   conversion (≥ 64 MiB).
-- The check device (``contracts.identifiers.CHECK_DEVICE_ID``) is added to
+- The check device (``shopper_sentiment.contracts.identifiers.CHECK_DEVICE_ID``) is added to
   the registry the function ships, in the reserved store ``_check`` with
   every attribute and its images kept (``check_device_registry_entry``), so
   ``shopper-sentiment check`` can follow a still through every step; a
@@ -59,14 +59,26 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts import analyze_function as fn_env
-from contracts import identifiers
-from contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX, partition_prefix
-from stacks.cfn import depends_on_only
-from stacks.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file, dependencies_layer
-from stacks.nag import acknowledge, finding
+from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.lambda_code import (
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    code_with_file,
+    dependencies_layer,
+)
+from shopper_sentiment.building.nag import acknowledge, finding
+from shopper_sentiment.building.package_files import packaged_folder
+from shopper_sentiment.contracts import analyze_function as fn_env
+from shopper_sentiment.contracts import identifiers
+from shopper_sentiment.contracts.layout import (
+    DATA_PREFIX,
+    ERROR_PREFIX,
+    IMAGES_PREFIX,
+    INCOMING_PREFIX,
+    partition_prefix,
+)
 
-HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "analyze_image"
+HANDLER_DIR = packaged_folder("shopper_sentiment.functions", "analyze_image")
 #: The share of the DetectFaces budget one analysis thread stands for (calls/s):
 #: each execution environment paces its calls to ANALYZE_THREADS times this
 #: (DETECT_FACES_PER_SECOND_PER_THREAD in the function's shopper_analyze/clients.py;
@@ -95,7 +107,7 @@ DEFAULT_TIMEOUT = Duration.minutes(5)
 #: function timeout for SQS event sources (a throttled or retried invocation
 #: must not see its batch delivered to another one meanwhile).
 VISIBILITY_TIMEOUT_FACTOR = 6
-#: Firehose writes under the partition folders of contracts.layout, named by
+#: Firehose writes under the partition folders of shopper_sentiment.contracts.layout, named by
 #: the values the jq processor extracts from each record.
 _PARTITION_VALUES = ("!{partitionKeyFromQuery:store_id}", "!{partitionKeyFromQuery:dt}")
 FIREHOSE_DATA_PREFIX = partition_prefix(*_PARTITION_VALUES)

@@ -8,7 +8,7 @@ see change. CDK would hash the source folder alone, so a changed file would
 leave the template unchanged and the upload skipped; ``code_with_file``
 hashes what the bundle holds. A function with dependencies gets them as a
 layer of the stack's own (``dependencies_layer``), built from the pinned
-``requirements.txt`` in its handler folder (``stacks/lambda_dependencies.py``),
+``requirements.txt`` in its handler folder (``shopper_sentiment/building/lambda_dependencies.py``),
 so a deploy looks nothing up.
 """
 
@@ -24,7 +24,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.lambda_dependencies import LambdaTarget, build_dependencies, dependencies_hash
+from shopper_sentiment.building.lambda_dependencies import LambdaTarget, build_dependencies, dependencies_hash
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64

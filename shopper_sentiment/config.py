@@ -46,8 +46,12 @@ from pydantic import (
     model_validator,
 )
 
-from contracts import identifiers
-from contracts.analyze_function import ATTRIBUTE_GROUPS, DEFAULT_MIN_DETECTION_CONFIDENCE, DEFAULT_MIN_SHARPNESS
+from shopper_sentiment.contracts import identifiers
+from shopper_sentiment.contracts.analyze_function import (
+    ATTRIBUTE_GROUPS,
+    DEFAULT_MIN_DETECTION_CONFIDENCE,
+    DEFAULT_MIN_SHARPNESS,
+)
 
 ANY_REGION = "any"
 #: The partitions a deployment may name a region of.
@@ -92,7 +96,7 @@ def _matching(pattern: str, what: str) -> Callable[[str], str]:
     return check
 
 
-# The id alphabets are contracts (contracts/identifiers.py says why).
+# The id alphabets are contracts (shopper_sentiment/contracts/identifiers.py says why).
 DeploymentName = Annotated[str, AfterValidator(_matching(identifiers.DEPLOYMENT_NAME_PATTERN, "deployment name"))]
 StoreId = Annotated[str, AfterValidator(_matching(identifiers.STORE_ID_PATTERN, "store id"))]
 DeviceId = Annotated[str, AfterValidator(_matching(identifiers.DEVICE_ID_PATTERN, "device id"))]
@@ -192,7 +196,7 @@ class PrivacyProfile(_Strict):
     """Which face attributes are collected, and whether images are kept once their records are delivered.
 
     ``emotions``, ``age``, ``gender``, ``appearance``: the attribute groups of
-    contracts/analyze_function.py ATTRIBUTE_GROUPS; one that is off is never
+    shopper_sentiment/contracts/analyze_function.py ATTRIBUTE_GROUPS; one that is off is never
     requested from Rekognition and its columns stay null. ``keep_images =
     false`` deletes an image as soon as its records are delivered instead of
     archiving it (an image whose delivery fails stays in incoming/ for the retry).
@@ -332,7 +336,8 @@ DEFAULT_QUEUE_AGE_PERCENT = 25.0
 #: Firehose flushes every 15 minutes and dynamic partitioning may take 1.5 times that;
 #: records older than twice the interval are stuck (AWS advises alarming above the buffer).
 DEFAULT_FIREHOSE_FRESHNESS_MINUTES = 30
-#: Firehose's buffering interval (stacks/process.py): a freshness threshold at or under it always alarms.
+#: Firehose's buffering interval (shopper_sentiment/tiers/process.py): a freshness threshold at or
+#: under it always alarms.
 FIREHOSE_BUFFERING_MINUTES = 15
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _SNS_TOPIC_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
