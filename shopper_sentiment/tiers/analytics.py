@@ -40,6 +40,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.overrides import PropsError, adopt_bucket, bucket_overrides, given, refuse_both
 from shopper_sentiment.building.package_files import packaged_folder
 from shopper_sentiment.building.storage import access_log_bucket, expiring, secure_bucket
@@ -182,6 +183,7 @@ class AnalyticsTier(Construct):
         (``shopper_sentiment.building.overrides`` lists what is refused).
         """
         super().__init__(scope, id_)
+        pin_feature_flags(self)
         if not store_ids:
             raise ValueError("AnalyticsTier needs at least one store id (the store_id partition enum)")
         if bytes_scanned_cutoff_mb < 10:

@@ -45,6 +45,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.lambda_code import (
     LAMBDA_ARCHITECTURE,
     LAMBDA_RUNTIME,
@@ -143,6 +144,7 @@ class CompactionTier(Construct):
         metrics_namespace: str = METRICS_NAMESPACE,
     ) -> None:
         super().__init__(scope, id_)
+        pin_feature_flags(self)
         if not store_time_zones:
             raise ValueError("CompactionTier needs the time zone of at least one store")
         if close_margin.to_seconds() < 0:

@@ -42,6 +42,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.nag import acknowledge, finding
 from shopper_sentiment.building.overrides import adopt_bucket, bucket_overrides, refuse_both
 from shopper_sentiment.building.storage import access_log_bucket, expiring, secure_bucket
@@ -97,6 +98,7 @@ class IngestTier(Construct):
         (``shopper_sentiment.building.overrides`` lists what is refused).
         """
         super().__init__(scope, id_)
+        pin_feature_flags(self)
         refuse_both("IngestTier", "source_bucket", existing_source_bucket, source_bucket_props)
         source_overrides = bucket_overrides("IngestTier", "source_bucket_props", source_bucket_props, versioned=True)
         archive_overrides = bucket_overrides("IngestTier", "archive_bucket_props", archive_bucket_props, versioned=True)

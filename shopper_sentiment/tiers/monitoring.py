@@ -48,6 +48,7 @@ from cdk_monitoring_constructs import DefaultDashboardFactory, MonitoringFacade
 from constructs import Construct
 
 from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.lambda_code import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, code_with_file
 from shopper_sentiment.building.nag import acknowledge
 from shopper_sentiment.building.package_files import packaged_folder
@@ -125,6 +126,7 @@ class Monitoring(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
+        pin_feature_flags(self)
         if rekognition_tps < 1:
             raise ValueError("Monitoring rekognition_tps must be at least 1")
         if not delivery_streams:

@@ -60,6 +60,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.lambda_code import (
     LAMBDA_ARCHITECTURE,
     LAMBDA_RUNTIME,
@@ -222,6 +223,7 @@ class ProcessTier(Construct):
         metrics_namespace: str = fn_env.METRICS_NAMESPACE,
     ) -> None:
         super().__init__(scope, id_)
+        pin_feature_flags(self)
         if not device_registry:
             raise ValueError("ProcessTier needs a device registry with at least one device")
         if identifiers.CHECK_DEVICE_ID in device_registry:

@@ -34,6 +34,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.nag import acknowledge, finding
 from shopper_sentiment.contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
 from shopper_sentiment.contracts.layout import ATHENA_RESULTS_PREFIX, DATA_PREFIX, IMAGES_PREFIX
@@ -65,6 +66,7 @@ class QuickSightToAthena(Construct):
         results_prefix: str = ATHENA_RESULTS_PREFIX,
     ) -> None:
         super().__init__(scope, id_)
+        pin_feature_flags(self)
         if not _ROLE_NAME.fullmatch(role_name):
             raise ValueError(
                 f"QuickSightToAthena role_name {role_name!r} is not an IAM role name: give the name only "
