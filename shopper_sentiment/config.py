@@ -554,6 +554,8 @@ class Deployment(_Strict):
 
 
 class PipelineConfig(_Strict):
+    """Every deployment of a config file (``load_config``); names differ in more than case."""
+
     deployments: tuple[Deployment, ...]
 
     @model_validator(mode="after")
