@@ -9,7 +9,7 @@ CONFIG ?=
 CDK_CONFIG := $(if $(CONFIG),-c config=$(CONFIG),)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: synth test demo bench lint clean
+.PHONY: synth test demo bench lint clean wheel
 IMAGES ?=
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -52,8 +52,13 @@ bench: $(VENV)/.dev-installed node_modules/.package-lock.json
 	@set -e; for script in bench/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
 
+## wheel: build the construct library's wheel into dist/ (pip install it into a CDK app of yours: docs/library.md)
+wheel: $(BIN)/activate
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+	@ls dist/*.whl
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .demo .bench
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .demo .bench dist build
