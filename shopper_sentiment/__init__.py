@@ -31,7 +31,9 @@ Tiers, each a construct usable alone in a stack of yours:
 
 Composition helpers: ``queue_visibility_timeout_for`` (an ingest queue fit for
 a function timeout), ``firehose_buffering_interval`` (what compaction waits
-for), ``DEFAULT_FUNCTION_TIMEOUT``. Refused props raise ``PropsError``.
+for), ``DEFAULT_FUNCTION_TIMEOUT``, ``metrics_namespace`` (the CloudWatch
+namespace of one deployment's functions and alarms). Refused props raise
+``PropsError``.
 
 Configuration (``shopper_sentiment.config``): ``PipelineConfig``,
 ``Deployment``, ``Alarms``, ``load_config``, ``ConfigError``.
@@ -53,6 +55,7 @@ from shopper_sentiment.version import __version__
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from shopper_sentiment.building.overrides import PropsError
     from shopper_sentiment.config import Alarms, ConfigError, Deployment, PipelineConfig, load_config
+    from shopper_sentiment.contracts.analyze_function import metrics_namespace
     from shopper_sentiment.dashboards.stack import DashboardStack
     from shopper_sentiment.pipeline_stack import PipelineStack
     from shopper_sentiment.tiers.analytics import AnalyticsTier
@@ -76,6 +79,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "QuickSightToAthena": ("shopper_sentiment.tiers.quicksight_access", "QuickSightToAthena"),
     "queue_visibility_timeout_for": ("shopper_sentiment.tiers.process", "queue_visibility_timeout_for"),
     "firehose_buffering_interval": ("shopper_sentiment.tiers.compaction", "firehose_buffering_interval"),
+    "metrics_namespace": ("shopper_sentiment.contracts.analyze_function", "metrics_namespace"),
     "DEFAULT_FUNCTION_TIMEOUT": ("shopper_sentiment.tiers.process", "DEFAULT_TIMEOUT"),
     "PropsError": ("shopper_sentiment.building.overrides", "PropsError"),
     "PipelineConfig": ("shopper_sentiment.config", "PipelineConfig"),
@@ -105,6 +109,7 @@ __all__ = [
     "__version__",
     "firehose_buffering_interval",
     "load_config",
+    "metrics_namespace",
     "queue_visibility_timeout_for",
 ]
 

@@ -37,6 +37,9 @@ def _render(value: Any) -> str:
             return f"<{arg}>"
         if fn == "Fn::GetAtt":
             return f"<{arg[0]}.{arg[1]}>"
+        if fn == "Fn::ImportValue" and isinstance(arg, str):
+            # Another stack's export (cdk-nag names it as is).
+            return arg
         if fn == "Fn::Join":
             separator, parts = arg
             return separator.join(_render(p) for p in parts)

@@ -44,7 +44,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.cfn import depends_on_only, objects_arn
 from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.lambda_code import (
     LAMBDA_ARCHITECTURE,
@@ -237,7 +237,7 @@ class CompactionTier(Construct):
 
     def _grant_least_privilege(self, curated_bucket: s3.IBucket) -> iam.Policy:
         prefixes = [f"{prefix}/" for _, prefix, _, _ in TABLES]
-        objects = [curated_bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+        objects = [objects_arn(self, curated_bucket, f"{prefix}*") for prefix in prefixes]
         policy = iam.Policy(
             self,
             "LeastPrivilege",

@@ -44,7 +44,7 @@ from constructs import Construct
 from shopper_sentiment.building.cfn import depends_on_only
 from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.nag import acknowledge, finding
-from shopper_sentiment.building.overrides import adopt_bucket, bucket_overrides, refuse_both
+from shopper_sentiment.building.overrides import PropsError, adopt_bucket, bucket_overrides, refuse_both
 from shopper_sentiment.building.storage import access_log_bucket, expiring, secure_bucket
 from shopper_sentiment.contracts.identifiers import iot_policy_name, role_alias_name
 from shopper_sentiment.contracts.layout import INCOMING_PREFIX, QUARANTINE_PREFIX
@@ -129,6 +129,13 @@ class IngestTier(Construct):
             )
         ]
         self.source_bucket: s3.IBucket
+        if isinstance(existing_source_bucket, s3.Bucket) and Stack.of(existing_source_bucket) is not Stack.of(self):
+            raise PropsError(
+                f"IngestTier: existing_source_bucket is refused: it belongs to stack "
+                f"{Stack.of(existing_source_bucket).stack_name}, and its incoming/ notifications to this tier's queue "
+                f"in stack {Stack.of(self).stack_name} would make each stack depend on the other; build the tier in "
+                "the bucket's stack, or import the bucket by name (s3.Bucket.from_bucket_name) in the tier's"
+            )
         if existing_source_bucket is not None:
             adopt_bucket(
                 self,

@@ -59,7 +59,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from shopper_sentiment.building.cfn import depends_on_only
+from shopper_sentiment.building.cfn import depends_on_only, objects_arn
 from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.lambda_code import (
     LAMBDA_ARCHITECTURE,
@@ -416,7 +416,7 @@ class ProcessTier(Construct):
         table_input = table.table_input
         database_name = table.database_name
         table_name = table_input.name  # type: ignore[union-attr]
-        written = [curated_bucket.arn_for_objects(pattern) for pattern in written_patterns]
+        written = [objects_arn(self, curated_bucket, pattern) for pattern in written_patterns]
         role = iam.Role(
             self,
             f"{name}DeliveryRole",
@@ -472,8 +472,8 @@ class ProcessTier(Construct):
     def _grant_least_privilege(
         self, source_bucket: s3.IBucket, archive_bucket: s3.IBucket, log_group: logs.ILogGroup
     ) -> None:
-        incoming_objects = source_bucket.arn_for_objects(f"{INCOMING_PREFIX}*")
-        archive_objects = archive_bucket.arn_for_objects("*")
+        incoming_objects = objects_arn(self, source_bucket, f"{INCOMING_PREFIX}*")
+        archive_objects = objects_arn(self, archive_bucket, "*")
         statements = [
             iam.PolicyStatement(
                 sid="DetectFaces",

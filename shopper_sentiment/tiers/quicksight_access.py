@@ -34,6 +34,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from shopper_sentiment.building.cfn import objects_arn
 from shopper_sentiment.building.feature_flags import pin_feature_flags
 from shopper_sentiment.building.nag import acknowledge, finding
 from shopper_sentiment.contracts.identifiers import QUICKSIGHT_SERVICE_ROLE_NAME
@@ -88,8 +89,8 @@ class QuickSightToAthena(Construct):
 
         database_name = faces_table.database_name
         database_tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database_name}/*")
-        data_objects = [curated_bucket.arn_for_objects(f"{folder}/*") for folder in data_folders]
-        result_objects = results_bucket.arn_for_objects(f"{results_folder}/*")
+        data_objects = [objects_arn(self, curated_bucket, f"{folder}/*") for folder in data_folders]
+        result_objects = objects_arn(self, results_bucket, f"{results_folder}/*")
 
         def list_under(sid: str, bucket: s3.IBucket, folders: Sequence[str]) -> iam.PolicyStatement:
             return iam.PolicyStatement(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import aws_cdk as cdk
@@ -10,8 +11,9 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
+from cdk_nag import AwsSolutionsChecks
 
-from shopper_sentiment import AnalyticsTier, IngestTier, PropsError
+from shopper_sentiment import AnalyticsTier, CompactionTier, IngestTier, ProcessTier, PropsError
 from shopper_sentiment.contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX
 from tests.cdk_apps import new_app
 
@@ -367,3 +369,63 @@ def test_curated_bucket_props_override_the_name_and_keep_the_tables_lifetimes():
     template.has_resource_properties(
         "AWS::S3::Bucket", {"BucketName": "shop-x-curated", "VersioningConfiguration": {"Status": "Enabled"}}
     )
+
+
+# -- Across stacks ------------------------------------------------------------
+
+
+def test_an_own_source_bucket_in_another_stack_is_refused_with_the_way_out():
+    app = new_app()
+    mine = own_bucket(cdk.Stack(app, "Buckets"))
+    with pytest.raises(
+        PropsError,
+        match=re.escape(
+            "IngestTier: existing_source_bucket is refused: it belongs to stack Buckets, and its incoming/ "
+            "notifications to this tier's queue in stack Uploads would make each stack depend on the other"
+        ),
+    ):
+        ingest(cdk.Stack(app, "Uploads"), existing_source_bucket=mine)
+
+
+def test_tiers_reading_a_curated_bucket_of_another_stack_pass_the_nag_gate(tmp_path):
+    app = new_app(tmp_path)
+    env = cdk.Environment(account="111111111111", region="eu-central-1")
+    lake = cdk.Stack(app, "Lake", env=env)
+    tables = analytics(lake)
+    store = cdk.Stack(app, "Store", env=env)
+    uploads = ingest(store)
+    ProcessTier(
+        store,
+        "Process",
+        source_bucket=uploads.source_bucket,
+        archive_bucket=uploads.archive_bucket,
+        queue=uploads.queue,
+        curated_bucket=tables.curated_bucket,
+        faces_table=tables.table,
+        images_table=tables.images_table,
+        device_registry={"pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {}}},
+        rekognition_tps=5,
+    )
+    CompactionTier(store, "Compaction", curated_bucket=tables.curated_bucket, store_time_zones={"berlin": "UTC"})
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+    template = app.synth().get_stack_by_name("Store").template  # a finding would fail the synth
+    imports = json.dumps(template)
+    assert '"Fn::ImportValue": "Lake:ExportsOutputFnGetAttAnalyticsCurated' in imports
+
+
+def test_a_curated_bucket_imported_from_an_export_passes_the_nag_gate(tmp_path):
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "Imports")
+    lake = s3.Bucket.from_bucket_arn(stack, "Lake", cdk.Fn.import_value("lake-arn"))
+    CompactionTier(stack, "Compaction", curated_bucket=lake, store_time_zones={"berlin": "UTC"})
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+    template = app.synth().get_stack_by_name("Imports").template  # a finding would fail the synth
+    assert {"Fn::Join": ["", [{"Fn::ImportValue": "lake-arn"}, "/faces/*"]]} in [
+        resource
+        for policy in template["Resources"].values()
+        if policy["Type"] == "AWS::IAM::Policy"
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+    ]
