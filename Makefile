@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 CONFIG ?=
 CDK_CONFIG := $(if $(CONFIG),-c config=$(CONFIG),)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii 1.142 calls Node 20 end-of-life: the banner is harmless, and this quiets it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: synth test demo bench lint clean wheel
 IMAGES ?=

@@ -21,6 +21,8 @@ _SAFE_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    # jsii 1.142 calls Node 20 end-of-life; the banner is harmless and would bury the output.
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }
 os.environ.update(_SAFE_ENV)
 os.environ.pop("AWS_PROFILE", None)
