@@ -56,7 +56,10 @@ bench: $(VENV)/.dev-installed node_modules/.package-lock.json
 
 ## wheel: build the construct library's wheel into dist/ (pip install it into a CDK app of yours: docs/library.md)
 wheel: $(BIN)/activate
+	# setuptools stages the build in build/: a stale one could slip removed files into the wheel.
+	rm -rf build
 	$(BIN)/pip wheel --quiet --no-deps -w dist .
+	rm -rf build
 	@ls dist/*.whl
 
 lint: $(VENV)/.dev-installed
