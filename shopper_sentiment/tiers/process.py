@@ -36,8 +36,10 @@ Defaults:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ from shopper_sentiment.building.lambda_code import (
     dependencies_layer,
 )
 from shopper_sentiment.building.nag import acknowledge, finding
+from shopper_sentiment.building.overrides import PropsError
 from shopper_sentiment.building.package_files import packaged_folder
 from shopper_sentiment.contracts import analyze_function as fn_env
 from shopper_sentiment.contracts import identifiers
@@ -136,6 +139,29 @@ def check_device_registry_entry() -> dict[str, Any]:
             }
         },
     }
+
+
+def refuse_registry_the_function_would(registry: Mapping[str, Any], handler_dir: Path) -> None:
+    """Refuse at synth a device registry the function would refuse at every cold start.
+
+    The check is the function's own parser (``shopper_analyze/settings.py`` of
+    the code that ships, standard library only), so the tier and the function
+    cannot disagree; its message names the device, camera and field.
+    """
+    path = handler_dir / "shopper_analyze" / "settings.py"
+    name = "_shipped_analyze_settings"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - the folder is the package's own
+        raise FileNotFoundError(f"{path}: the analyze function's settings module is missing")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(module)
+        module.parse_device_registry(json.dumps(registry), source="ProcessTier device_registry")
+    except module.ConfigurationError as exc:
+        raise PropsError(str(exc)) from None
+    finally:
+        sys.modules.pop(name, None)
 
 
 def queue_visibility_timeout_for(function_timeout: Duration) -> Duration:
@@ -232,6 +258,7 @@ class ProcessTier(Construct):
                 " shopper-sentiment check; the tier adds it itself: give the real device another id"
             )
         device_registry = {**device_registry, identifiers.CHECK_DEVICE_ID: check_device_registry_entry()}
+        refuse_registry_the_function_would(device_registry, handler_dir)
         if not 1 <= batch_size <= 10_000:
             raise ValueError("ProcessTier batch_size must be 1..10000 (the SQS event source limit)")
         if batch_size > 10 and max_batching_window.to_seconds() < 1:

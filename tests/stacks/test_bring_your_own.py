@@ -403,7 +403,9 @@ def test_tiers_reading_a_curated_bucket_of_another_stack_pass_the_nag_gate(tmp_p
         curated_bucket=tables.curated_bucket,
         faces_table=tables.table,
         images_table=tables.images_table,
-        device_registry={"pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {}}},
+        device_registry={
+            "pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {"door": {"zone": "entrance"}}}
+        },
         rekognition_tps=5,
     )
     CompactionTier(store, "Compaction", curated_bucket=tables.curated_bucket, store_time_zones={"berlin": "UTC"})

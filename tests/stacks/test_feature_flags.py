@@ -46,7 +46,9 @@ def build_tiers(app: cdk.App) -> dict:
         curated_bucket=analytics.curated_bucket,
         faces_table=analytics.table,
         images_table=analytics.images_table,
-        device_registry={"pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {}}},
+        device_registry={
+            "pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {"door": {"zone": "entrance"}}}
+        },
         rekognition_tps=5,
     )
     CompactionTier(

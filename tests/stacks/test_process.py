@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
+from shopper_sentiment import PropsError
 from shopper_sentiment.config import parse_config
 from shopper_sentiment.contracts.analyze_function import ATTRIBUTE_GROUPS, REGISTRY_FILE_NAME
 from shopper_sentiment.contracts.identifiers import CHECK_DEVICE_ID, CHECK_STORE_ID, STORE_ID_PATTERN
@@ -26,7 +27,7 @@ from shopper_sentiment.tiers.process import (
 )
 from tests.cdk_apps import PROJECT_ROOT, is_analyze_function, new_app
 
-REGISTRY = {"pi-a": {"store_id": "s1", "camera_id": "door", "zone": "entrance"}}
+REGISTRY = {"pi-a": {"store_id": "s1", "timezone": "Europe/Berlin", "cameras": {"door": {"zone": "entrance"}}}}
 
 
 def bare_stack() -> tuple[cdk.Stack, dict]:
@@ -415,4 +416,32 @@ def test_process_tier_refuses_a_registry_that_lists_the_check_device():
     stack, deps = bare_stack()
     registry = {**REGISTRY, CHECK_DEVICE_ID: check_device_registry_entry()}
     with pytest.raises(ValueError, match="reserved for shopper-sentiment check"):
+        ProcessTier(stack, "Process", device_registry=registry, rekognition_tps=5, **deps)
+
+
+@pytest.mark.parametrize(
+    ("registry", "message"),
+    [
+        (
+            {"pi-a": {"store_id": "s1", "camera_id": "door", "zone": "entrance"}},
+            "ProcessTier device_registry: device 'pi-a' must have exactly the keys store_id, timezone, cameras",
+        ),
+        (
+            {"pi-a": {"store_id": "s1", "timezone": "PST", "cameras": {"door": {"zone": "entrance"}}}},
+            "ProcessTier device_registry: device 'pi-a' has timezone 'PST', which is no IANA time zone",
+        ),
+        (
+            {"pi-a": {"store_id": "s1", "timezone": "UTC", "cameras": {}}},
+            "ProcessTier device_registry: device 'pi-a' must list at least one camera",
+        ),
+        (
+            {"pi-a": {"store_id": "s1", "timezone": "UTC", "cameras": {"door": {"zone": "x", "attributes": ["mood"]}}}},
+            "ProcessTier device_registry: device 'pi-a' camera 'door': attributes 'mood' is not an attribute group",
+        ),
+    ],
+    ids=["old-shape", "zone", "no-camera", "attribute"],
+)
+def test_process_tier_refuses_a_registry_its_function_would_refuse_at_cold_start(registry, message):
+    stack, deps = bare_stack()
+    with pytest.raises(PropsError, match=re.escape(message)):
         ProcessTier(stack, "Process", device_registry=registry, rekognition_tps=5, **deps)
