@@ -250,6 +250,23 @@ class Found:
         return {rewrite.key for _, rewrite in self.rewrites}
 
 
+def _settle(
+    found: Found, bucket: str, versions: list[Version], kept: bytes | None, removed: int, older_in_scope: list[Version]
+) -> None:
+    """What erase does with one key's versions (newest first).
+
+    Rows in scope in the current version: it is rewritten with ``kept`` (or,
+    with nothing kept, deleted), and every version goes. Otherwise only the
+    older versions that hold rows in scope go.
+    """
+    if not removed and not older_in_scope:
+        return
+    found.rows += removed
+    if removed and kept is not None:
+        found.rewrites.append((bucket, Rewrite(key=versions[0].key, content=kept, rows_removed=removed)))
+    found.deletions.extend((bucket, version) for version in (versions if removed else older_in_scope))
+
+
 def _versions(s3: Any, bucket: str, prefix: str) -> Iterator[Version]:
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Versions", []):
@@ -352,16 +369,7 @@ class Finder:
         else:
             content, keep, removed = _without_devices(_read(self.s3, bucket, current), self.scope.devices)
         older_in_scope = [v for v in older if not v.is_delete_marker and _has_devices(self.s3, bucket, v, self.scope)]
-        if not removed and not older_in_scope:
-            return
-        found.rows += removed
-        if removed and keep:
-            found.rewrites.append((bucket, Rewrite(key=current.key, content=content, rows_removed=removed)))
-            found.deletions.extend((bucket, version) for version in versions)
-        elif removed:
-            found.deletions.extend((bucket, version) for version in versions)
-        else:
-            found.deletions.extend((bucket, version) for version in older_in_scope)
+        _settle(found, bucket, versions, content if keep else None, removed, older_in_scope)
 
     def _errors(self, found: Found) -> None:
         bucket = self.resources.curated_bucket
@@ -376,17 +384,7 @@ class Finder:
             kept, removed = (
                 ([], 0) if current.is_delete_marker else _error_lines(_read(self.s3, bucket, current), self.scope)
             )
-            if not removed and not older_in_scope:
-                continue
-            found.rows += removed
-            if removed and kept:
-                content = b"".join(kept)
-                found.rewrites.append((bucket, Rewrite(key=current.key, content=content, rows_removed=removed)))
-                found.deletions.extend((bucket, version) for version in versions)
-            elif removed:
-                found.deletions.extend((bucket, version) for version in versions)
-            else:
-                found.deletions.extend((bucket, version) for version in older_in_scope)
+            _settle(found, bucket, versions, b"".join(kept) if kept else None, removed, older_in_scope)
 
     def _idempotency(self, found: Found) -> None:
         hashes = {_powertools_hash(identity) for identity in self.identities}
