@@ -24,7 +24,7 @@ synth warns that its settings and lifetimes are its owner's to keep.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Annotations
@@ -67,46 +67,48 @@ def _blocks_all(value: s3.BlockPublicAccess) -> bool:
     return all(settings) and bool(value.restrict_public_buckets)
 
 
-#: Bucket fields an override may not set at all, with why.
-_BUCKET_FIELDS_REFUSED = {
-    "access_control": "ACLs are disabled (object ownership is bucket-owner-enforced)",
-    "encryption_key": "the tier's roles are granted object access, not key use; a customer-managed key would "
-    "lock out the functions and Firehose",
-    "replication_rules": "a replica would outlive the lifetimes the tier sets on this bucket",
-    "replication_role": "a replica would outlive the lifetimes the tier sets on this bucket",
-    "website_index_document": "a website endpoint serves objects publicly",
-    "website_error_document": "a website endpoint serves objects publicly",
-    "website_redirect": "a website endpoint serves objects publicly",
-    "website_routing_rules": "a website endpoint serves objects publicly",
+_PUBLIC_WEBSITE = "a website endpoint serves objects publicly"
+_REPLICA = "a replica would outlive the lifetimes the tier sets on this bucket"
+_KEY_USE = (
+    "the tier's roles are granted object access, not key use, so a customer-managed key would lock out the "
+    "functions and Firehose"
+)
+
+
+def _always(_value: Any, _versioned: bool) -> bool:
+    return True
+
+
+#: Bucket field → (does this value weaken the default, given whether the tier versions the bucket?, why not).
+_BUCKET_FIELD_CHECKS: dict[str, tuple[Callable[[Any, bool], bool], str]] = {
+    "block_public_access": (
+        lambda value, _: not _blocks_all(value),
+        "the bucket blocks all public access (BlockPublicAccess.BLOCK_ALL)",
+    ),
+    "public_read_access": (lambda value, _: bool(value), "the bucket is private"),
+    "enforce_ssl": (lambda value, _: not value, "the bucket refuses requests without TLS"),
+    "minimum_tls_version": (lambda value, _: float(value) < 1.2, "TLS below 1.2 is refused"),
+    "encryption": (
+        lambda value, _: value != s3.BucketEncryption.S3_MANAGED,
+        f"the bucket is encrypted with SSE-S3: {_KEY_USE}",
+    ),
+    "encryption_key": (_always, _KEY_USE),
+    "object_ownership": (
+        lambda value, _: value != s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        "ACLs are disabled (ObjectOwnership.BUCKET_OWNER_ENFORCED)",
+    ),
+    "access_control": (_always, "ACLs are disabled (object ownership is bucket-owner-enforced)"),
+    "versioned": (
+        lambda value, versioned: versioned and not value,
+        "the bucket is versioned (a re-upload or rewrite never destroys the bytes a reader holds)",
+    ),
+    "replication_rules": (_always, _REPLICA),
+    "replication_role": (_always, _REPLICA),
+    "website_index_document": (_always, _PUBLIC_WEBSITE),
+    "website_error_document": (_always, _PUBLIC_WEBSITE),
+    "website_redirect": (_always, _PUBLIC_WEBSITE),
+    "website_routing_rules": (_always, _PUBLIC_WEBSITE),
 }
-
-
-def _bucket_field_refusal(name: str, value: Any, *, versioned: bool) -> str | None:
-    """Why ``name = value`` would weaken a bucket default, or None if it does not."""
-    if name in _BUCKET_FIELDS_REFUSED:
-        return _BUCKET_FIELDS_REFUSED[name]
-    weakened = {
-        "block_public_access": lambda: not _blocks_all(value),
-        "public_read_access": lambda: bool(value),
-        "enforce_ssl": lambda: not value,
-        "encryption": lambda: value != s3.BucketEncryption.S3_MANAGED,
-        "object_ownership": lambda: value != s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        "versioned": lambda: versioned and not value,
-        "minimum_tls_version": lambda: float(value) < 1.2,
-    }
-    reasons = {
-        "block_public_access": "the bucket blocks all public access (BlockPublicAccess.BLOCK_ALL)",
-        "public_read_access": "the bucket is private",
-        "enforce_ssl": "the bucket refuses requests without TLS",
-        "encryption": "the bucket is encrypted with SSE-S3: the tier's roles are granted object access, not key "
-        "use, so another encryption would lock out the functions and Firehose",
-        "object_ownership": "ACLs are disabled (ObjectOwnership.BUCKET_OWNER_ENFORCED)",
-        "versioned": "the bucket is versioned (a re-upload or rewrite never destroys the bytes a reader holds)",
-        "minimum_tls_version": "TLS below 1.2 is refused",
-    }
-    if name in weakened and weakened[name]():
-        return reasons[name]
-    return None
 
 
 #: Fields the tier sets itself whose only permitted override is the same value: dropped from the overrides.
@@ -122,8 +124,8 @@ def bucket_overrides(owner: str, prop: str, props: Any, *, versioned: bool) -> d
     """
     fields = given(props, s3.BucketProps)
     for name, value in fields.items():
-        reason = _bucket_field_refusal(name, value, versioned=versioned)
-        if reason:
+        weakens, reason = _BUCKET_FIELD_CHECKS.get(name, (lambda *_: False, ""))
+        if weakens(value, versioned):
             raise PropsError(f"{owner}: {prop}.{name} is refused: {reason}")
     return {name: value for name, value in fields.items() if name not in _BUCKET_DEFAULTS and name != "versioned"}
 
@@ -150,12 +152,6 @@ def adopt_bucket(
     # reading them back from the L1 through jsii would replace CDK's shared
     # BlockPublicAccess.BLOCK_ALL with a proxy for the rest of the app.
     if bucket.encryption_key is not None:
-        raise PropsError(f"{name} is refused: {_BUCKET_FIELDS_REFUSED['encryption_key']}")
+        raise PropsError(f"{name} is refused: {_KEY_USE}")
     for rule in lifecycle_rules:
-        bucket.add_lifecycle_rule(
-            id=rule.id,
-            prefix=rule.prefix,
-            expiration=rule.expiration,
-            noncurrent_version_expiration=rule.noncurrent_version_expiration,
-            abort_incomplete_multipart_upload_after=rule.abort_incomplete_multipart_upload_after,
-        )
+        bucket.add_lifecycle_rule(**given(rule, s3.LifecycleRule))
