@@ -1,4 +1,4 @@
-"""The analyze function's pinned Python dependencies, built for its runtime, shipped as our own layer.
+"""The functions' pinned Python dependencies, built for their runtime, shipped as layers of our own.
 
 Powertools publishes a public layer per release, runtime and region, found
 through a public SSM parameter at deploy time. That lookup fails wherever
@@ -119,7 +119,7 @@ def build_dependencies(requirements: Path, target: LambdaTarget, *, cache: Path 
         if result.returncode != 0:
             said = (result.stderr or result.stdout).strip().splitlines()
             raise DependencyBuildError(
-                f"could not install {requirements} for the analyze function ({target.describe()}): "
+                f"could not install {requirements} for {target.describe()}: "
                 + " / ".join(line for line in said if not line.startswith("WARNING: Location"))[-2000:]
             )
         for name in _NOT_SHIPPED:
