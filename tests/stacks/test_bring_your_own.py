@@ -13,9 +13,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from shopper_sentiment import AnalyticsTier, CompactionTier, IngestTier, ProcessTier, PropsError
+from shopper_sentiment import AnalyticsTier, CompactionTier, IngestTier, PropsError
 from shopper_sentiment.contracts.layout import DATA_PREFIX, ERROR_PREFIX, IMAGES_PREFIX, INCOMING_PREFIX
-from tests.cdk_apps import new_app
+from tests.cdk_apps import new_app, process_tier
 
 DEVICES = ["pi-a", "pi-b"]
 
@@ -394,20 +394,7 @@ def test_tiers_reading_a_curated_bucket_of_another_stack_pass_the_nag_gate(tmp_p
     tables = analytics(lake)
     store = cdk.Stack(app, "Store", env=env)
     uploads = ingest(store)
-    ProcessTier(
-        store,
-        "Process",
-        source_bucket=uploads.source_bucket,
-        archive_bucket=uploads.archive_bucket,
-        queue=uploads.queue,
-        curated_bucket=tables.curated_bucket,
-        faces_table=tables.table,
-        images_table=tables.images_table,
-        device_registry={
-            "pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {"door": {"zone": "entrance"}}}
-        },
-        rekognition_tps=5,
-    )
+    process_tier(store, uploads, tables)
     CompactionTier(store, "Compaction", curated_bucket=tables.curated_bucket, store_time_zones={"berlin": "UTC"})
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 

@@ -9,9 +9,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import cdk_json_context
-from shopper_sentiment import AnalyticsTier, CompactionTier, IngestTier, ProcessTier
+from shopper_sentiment import AnalyticsTier, CompactionTier, IngestTier
 from shopper_sentiment.building.feature_flags import TIER_FEATURE_FLAGS
-from tests.cdk_apps import new_app
+from tests.cdk_apps import new_app, process_tier
 
 
 def test_this_repositorys_app_sets_the_flags_the_tiers_pin_to_the_same_values():
@@ -37,20 +37,7 @@ def build_tiers(app: cdk.App) -> dict:
     stack = cdk.Stack(app, "Tiers")
     ingest = IngestTier(stack, "Ingest", device_ids=["pi-a"], retention=cdk.Duration.days(30), name_prefix="Shop-x")
     analytics = AnalyticsTier(stack, "Analytics", store_ids=["berlin"], name_prefix="Shop-x")
-    ProcessTier(
-        stack,
-        "Process",
-        source_bucket=ingest.source_bucket,
-        archive_bucket=ingest.archive_bucket,
-        queue=ingest.queue,
-        curated_bucket=analytics.curated_bucket,
-        faces_table=analytics.table,
-        images_table=analytics.images_table,
-        device_registry={
-            "pi-a": {"store_id": "berlin", "timezone": "Europe/Berlin", "cameras": {"door": {"zone": "entrance"}}}
-        },
-        rekognition_tps=5,
-    )
+    process_tier(stack, ingest, analytics)
     CompactionTier(
         stack, "Compaction", curated_bucket=analytics.curated_bucket, store_time_zones={"berlin": "Europe/Berlin"}
     )
