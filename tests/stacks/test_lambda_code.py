@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from shopper_sentiment.building.lambda_code import (
     ASSET_EXCLUDE,
     REQUIREMENTS_FILE_NAME,
     _FolderWithFile,
     code_asset_hash,
 )
+from shopper_sentiment.building.package_files import packaged_folder
 
 
 def handler_folder(tmp_path: Path) -> Path:
@@ -46,3 +49,9 @@ def test_the_bundle_is_the_folder_without_what_is_excluded_plus_the_file(tmp_pat
     assert bundled == ["app.py", "pkg/mod.py", "registry.json"]
     assert (out / "registry.json").read_text() == '{"pi-1":{}}'
     assert "__pycache__" in ASSET_EXCLUDE and REQUIREMENTS_FILE_NAME in ASSET_EXCLUDE
+
+
+def test_a_folder_the_install_lacks_is_named_with_its_package():
+    assert (packaged_folder("shopper_sentiment.functions", "analyze_image") / "app.py").is_file()
+    with pytest.raises(FileNotFoundError, match=r"shopper_sentiment\.functions has no folder 'nowhere' at .*install"):
+        packaged_folder("shopper_sentiment.functions", "nowhere")
